@@ -1,0 +1,346 @@
+"""The lab session: where AWS calls go, and the cost guard in front of them.
+
+Introduced in lab 00 and opened by every lab's first code cell::
+
+    from mllab import Lab
+    lab = Lab("03-modeling")
+
+Offline (the default) the lab starts moto in-process and the offline data plane;
+on ``MLLAB_BACKEND=aws`` it uses a real sandbox account after checking the account
+allow-list. Either way every billable request passes the cost guard.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import secrets
+import time
+import weakref
+from functools import cached_property
+from typing import Any
+
+import boto3
+
+from mllab import config, hooks
+from mllab.backends import aws as aws_backend
+from mllab.backends import offline as offline_backend
+from mllab.guard.core import Guard
+from mllab.guard.estimate import DEFAULT_ALLOWED_TYPES, Policy
+from mllab.guard.ledger import Ledger
+from mllab.guard.pricing import instance
+
+ROLE_NAME = "MLLabSageMakerExecutionRole"
+
+_TRUST_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def _role_policy(bucket: str) -> dict[str, Any]:
+    """Least-privilege policy of the lab's execution role: its own bucket and logs only."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "LabBucketObjects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+            },
+            {
+                "Sid": "LabBucketList",
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket", "s3:GetBucketLocation"],
+                "Resource": f"arn:aws:s3:::{bucket}",
+            },
+            {
+                "Sid": "Logs",
+                "Effect": "Allow",
+                "Action": [
+                    "logs:CreateLogGroup",
+                    "logs:CreateLogStream",
+                    "logs:PutLogEvents",
+                    "logs:DescribeLogStreams",
+                ],
+                "Resource": "arn:aws:logs:*:*:log-group:/aws/sagemaker/*",
+            },
+            {
+                "Sid": "Metrics",
+                "Effect": "Allow",
+                "Action": ["cloudwatch:PutMetricData"],
+                "Resource": "*",
+            },
+        ],
+    }
+
+
+class Lab:
+    """One lab session (introduced in lab 00).
+
+    Args:
+        name: the lab's name, e.g. ``"03-modeling"`` (tag ``mllab:lab``).
+        backend: ``"offline"`` or ``"aws"``; default ``$MLLAB_BACKEND`` or offline.
+        budget_usd: this run's budget; default ``$MLLAB_BUDGET_USD`` or 5.
+        region: default ``$MLLAB_REGION`` or us-east-1.
+        allow_gpu: let the guard allow accelerated instance types (still budget-capped).
+        allowed_instance_types: replace the default allow-list of small CPU types.
+        ttl_hours: how long endpoints, streams and transform jobs are assumed to live
+            (the guard's worst case; teardown deletes them). Default 1 hour.
+
+    Opening costs nothing. Offline it starts moto, creates the lab bucket and the
+    execution role in moto, and installs the guard; on aws it checks the account
+    allow-list (refusing before any network call when it is empty), asks STS for the
+    account, and creates the bucket and role only if missing.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        backend: str | None = None,
+        budget_usd: float | None = None,
+        region: str | None = None,
+        allow_gpu: bool = False,
+        allowed_instance_types: set[str] | frozenset[str] | None = None,
+        ttl_hours: float = 1.0,
+    ) -> None:
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError("Lab(name): give the lab's name, e.g. Lab('03-modeling')")
+        self.name = name.strip()
+        self.backend = (backend or config.backend()).strip().lower()
+        if self.backend not in config.BACKENDS:
+            raise ValueError(
+                f"backend={self.backend!r} is not a backend; use 'offline' (default) or 'aws'"
+            )
+        self.region = region or config.region()
+        self.budget_usd = float(config.budget_usd() if budget_usd is None else budget_usd)
+        if self.budget_usd < 0:
+            raise ValueError("budget_usd must be zero or more dollars")
+        self.run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
+        allowed = set(allowed_instance_types or DEFAULT_ALLOWED_TYPES)
+        if allow_gpu:
+            from mllab.guard.pricing import snapshot
+
+            allowed |= {t for t in snapshot()["instances"] if (s := instance(t)) and s.is_accelerated}
+        self.closed = False
+        self._restore_default_session: boto3.Session | None = boto3.DEFAULT_SESSION
+        self.ledger = Ledger(config.home() / "ledger.sqlite")
+
+        if self.backend == "aws":
+            allowed_accounts = config.allowed_accounts()
+            aws_backend.require_allow_list(allowed_accounts)
+
+        self.guard = Guard(
+            lab=self.name,
+            run=self.run_id,
+            backend=self.backend,
+            region=self.region,
+            budget_usd=self.budget_usd,
+            policy=Policy(allowed_types=frozenset(allowed), ttl_hours=ttl_hours, lookup=self._lookup),
+            ledger=self.ledger,
+        )
+        if self.backend == "offline":
+            offline_backend.start(self.region)
+        hooks.push(self)
+        try:
+            if self.backend == "offline":
+                self.session = boto3.Session(
+                    aws_access_key_id="testing",
+                    aws_secret_access_key="testing",
+                    aws_session_token="testing",
+                    region_name=self.region,
+                )
+                self.account_id = offline_backend.OFFLINE_ACCOUNT_ID
+            else:
+                self.session = aws_backend.make_session(self.region)
+                self.account_id = aws_backend.check_account(self.session, allowed_accounts)
+            boto3.DEFAULT_SESSION = self.session
+            self.bucket = f"mllab-{self.account_id}-{self.region}"
+            self._ensure_bucket()
+            self.role_arn = self._ensure_role()
+        except BaseException:
+            self._unwind()
+            raise
+        _OPEN.add(self)
+
+    # ------------------------------------------------------------------ public API
+    def client(self, service: str, **kwargs: Any) -> Any:
+        """Return ``lab.session.client(service)`` (guarded; offline on moto)."""
+        return self.session.client(service, **kwargs)
+
+    @cached_property
+    def sm_session(self) -> Any:
+        """The SageMaker SDK v3 session on ``lab.session`` (imported on first use, ~seconds)."""
+        from mllab.offline.sdk_quirks import make_sm_session
+
+        return make_sm_session(self)
+
+    def teardown(self) -> list[dict[str, str]]:
+        """Delete what this lab run created that costs money, and record actual use.
+
+        Deletes endpoints, endpoint configs, models and monitoring schedules; stops running
+        training, tuning, processing and transform jobs; deletes Kinesis streams, stream
+        consumers and Firehose delivery streams; stops crawlers. Keeps the bucket and its
+        data (S3 storage of lab data costs cents a month) and the execution role.
+
+        Returns:
+            One ``{"kind", "name", "action"}`` per resource acted on.
+        """
+        from mllab.teardown import teardown_run
+
+        return teardown_run(self)
+
+    def close(self) -> list[dict[str, str]]:
+        """Tear down, then restore boto3's default session (offline: stop moto).
+
+        Returns:
+            What teardown deleted. Safe to call twice.
+        """
+        if self.closed:
+            return []
+        try:
+            deleted = self.teardown()
+        finally:
+            self._unwind()
+        return deleted
+
+    def cost(self) -> dict[str, float]:
+        """Return this run's budget, dollars charged so far (estimates until actuals) and remaining."""
+        spent = self.guard.spent()
+        return {"budget_usd": self.budget_usd, "spent_usd": spent, "remaining_usd": self.budget_usd - spent}
+
+    def diagram(self) -> Any:
+        """Draw what this lab built, from the live inventory (Mermaid in JupyterLab)."""
+        from mllab.diagram import diagram
+
+        return diagram(self)
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return (
+            f"Lab({self.name!r}, backend={self.backend!r}, region={self.region!r}, "
+            f"budget_usd={self.budget_usd}, {state})"
+        )
+
+    # ------------------------------------------------------------------ internals
+    def _unwind(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        _OPEN.discard(self)
+        hooks.pop(self)
+        if boto3.DEFAULT_SESSION is getattr(self, "session", None):
+            boto3.DEFAULT_SESSION = self._restore_default_session
+        if self.backend == "offline":
+            offline_backend.stop()
+
+    def _ensure_bucket(self) -> None:
+        s3 = self.client("s3")
+        try:
+            s3.head_bucket(Bucket=self.bucket)
+            return
+        except Exception:  # noqa: BLE001 - missing bucket (404) or no access (403)
+            pass
+        kwargs: dict[str, Any] = {"Bucket": self.bucket}
+        if self.region != "us-east-1":
+            kwargs["CreateBucketConfiguration"] = {"LocationConstraint": self.region}
+        s3.create_bucket(**kwargs)
+        s3.put_public_access_block(
+            Bucket=self.bucket,
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": True,
+                "IgnorePublicAcls": True,
+                "BlockPublicPolicy": True,
+                "RestrictPublicBuckets": True,
+            },
+        )
+        s3.put_bucket_tagging(
+            Bucket=self.bucket,
+            Tagging={"TagSet": [{"Key": "mllab:bucket", "Value": "true"}]},
+        )
+
+    def _ensure_role(self) -> str:
+        import os
+
+        if self.backend == "aws" and os.environ.get("MLLAB_ROLE_ARN"):
+            return os.environ["MLLAB_ROLE_ARN"]
+        iam = self.client("iam")
+        try:
+            return str(iam.get_role(RoleName=ROLE_NAME)["Role"]["Arn"])
+        except iam.exceptions.NoSuchEntityException:
+            pass
+        arn = str(
+            iam.create_role(
+                RoleName=ROLE_NAME,
+                AssumeRolePolicyDocument=json.dumps(_TRUST_POLICY),
+                Description="Execution role for aws-ml-labs jobs: the lab bucket and logs only.",
+                Tags=[{"Key": "mllab:role", "Value": "true"}],
+            )["Role"]["Arn"]
+        )
+        iam.put_role_policy(
+            RoleName=ROLE_NAME,
+            PolicyName="mllab-lab-bucket",
+            PolicyDocument=json.dumps(_role_policy(self.bucket)),
+        )
+        return arn
+
+    def _lookup(self, kind: str, name: str) -> dict[str, Any] | None:
+        """Describe another resource for the guard's estimates (None when missing)."""
+        try:
+            if kind == "endpoint_config":
+                return dict(self.client("sagemaker").describe_endpoint_config(EndpointConfigName=name))
+            if kind == "glue_job":
+                return dict(self.client("glue").get_job(JobName=name)["Job"])
+            if kind == "stream":
+                return dict(
+                    self.client("kinesis").describe_stream_summary(StreamARN=name)[
+                        "StreamDescriptionSummary"
+                    ]
+                )
+            if kind == "workgroup":
+                return dict(self.client("athena").get_work_group(WorkGroup=name)["WorkGroup"])
+            if kind == "monitoring_job_definition":
+                sm = self.client("sagemaker")
+                for op, key in (
+                    ("describe_data_quality_job_definition", "DataQualityJobDefinition"),
+                    ("describe_model_quality_job_definition", "ModelQualityJobDefinition"),
+                ):
+                    try:
+                        found = getattr(sm, op)(JobDefinitionName=name)
+                        return {
+                            "MonitoringResources": found.get("JobResources"),
+                            "StoppingCondition": found.get("StoppingCondition"),
+                            key: True,
+                        }
+                    except Exception:  # noqa: BLE001 - try the next kind
+                        continue
+        except Exception:  # noqa: BLE001 - missing resource: the estimator says so
+            return None
+        return None
+
+
+_OPEN: weakref.WeakSet[Lab] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_labs() -> None:
+    """At interpreter exit (and kernel shutdown), tear down every lab still open."""
+    for lab in list(_OPEN):
+        try:
+            lab.close()
+        except Exception:  # noqa: BLE001 - exit must go on
+            pass

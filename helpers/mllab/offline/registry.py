@@ -1,0 +1,109 @@
+"""The offline data plane's extension point: handlers per service and operation.
+
+moto keeps the AWS *control plane* (what exists, with which configuration). What AWS
+would *run* -- a training job, an endpoint's predictions, an Athena query -- is done by
+handlers registered here. Each handler is a function of an :class:`OfflineCall`:
+
+* ``phase="before"`` handlers run before moto sees the request. Returning a ``dict``
+  answers the call with that response (moto never sees it); raising :class:`AwsError`
+  answers with an AWS error; returning ``None`` lets moto answer as usual.
+* ``phase="after"`` handlers run after a successful moto answer and may read or amend
+  ``call.response`` (and start the real work, e.g. run the training job).
+
+Handlers are registered at import time of their module with :func:`handles`; the modules
+under :mod:`mllab.offline` are imported when the first offline lab opens (lab 00 shows
+the mechanism).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:  # pragma: no cover
+    import boto3
+
+Phase = Literal["before", "after"]
+
+
+class AwsError(Exception):
+    """An error the offline plane answers with, shaped like AWS's.
+
+    Args:
+        code: the AWS error code, e.g. ``"ValidationException"``.
+        message: the message, in AWS's words where AWS has them.
+        status: the HTTP status code (400 for client errors, 500 for service errors).
+    """
+
+    def __init__(self, code: str, message: str, status: int = 400) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.status = status
+
+
+@dataclass
+class OfflineCall:
+    """One intercepted API call.
+
+    Attributes:
+        service: botocore's hyphenated service id, e.g. ``"sagemaker"``, ``"sagemaker-runtime"``.
+        operation: the API operation name, e.g. ``"CreateTrainingJob"``.
+        params: the request parameters as the caller passed them (after tag injection).
+        region: the client's region.
+        account_id: the offline account id (moto's default).
+        session: a boto3 session on the offline backend, for handlers that need clients.
+        response: the parsed response (``after`` handlers only; mutable).
+        context: botocore's request context for this call.
+    """
+
+    service: str
+    operation: str
+    params: dict[str, Any]
+    region: str
+    account_id: str
+    session: boto3.Session
+    response: dict[str, Any] | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+
+    def client(self, service: str) -> Any:
+        """Return a client of ``service`` on the offline backend, in this call's region."""
+        return self.session.client(service, region_name=self.region)
+
+
+Handler = Callable[[OfflineCall], "dict[str, Any] | None"]
+
+_LOCK = threading.Lock()
+_HANDLERS: dict[tuple[str, str, Phase], Handler] = {}
+
+
+def handles(service: str, operation: str, phase: Phase = "before") -> Callable[[Handler], Handler]:
+    """Register the decorated function as the offline handler of one operation.
+
+    Args:
+        service: botocore's hyphenated service id (``client.meta.service_model.service_id.hyphenize()``).
+        operation: the operation name as in the API reference.
+        phase: ``"before"`` (may answer instead of moto) or ``"after"`` (runs after moto).
+
+    Returns:
+        A decorator that registers the function and returns it unchanged.
+    """
+
+    def decorate(func: Handler) -> Handler:
+        with _LOCK:
+            _HANDLERS[(service, operation, phase)] = func
+        return func
+
+    return decorate
+
+
+def lookup(service: str, operation: str, phase: Phase) -> Handler | None:
+    """Return the handler registered for the operation and phase, if any."""
+    return _HANDLERS.get((service, operation, phase))
+
+
+def registered() -> list[tuple[str, str, Phase]]:
+    """Return every registered (service, operation, phase), sorted."""
+    return sorted(_HANDLERS)

@@ -1,0 +1,294 @@
+"""Teardown of one lab run, and the sweep of every mllab-tagged leftover.
+
+Introduced in lab 00. :func:`teardown_run` acts on what one lab run created (known from
+the guard's notes and the ledger); :func:`find_leftovers` and :func:`delete` serve
+``mllab sweep``, which looks at the whole account for resources tagged ``mllab:lab``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mllab.guard.core import TAG_CREATED, TAG_LAB, TAG_RUN
+
+if TYPE_CHECKING:  # pragma: no cover
+    import boto3
+
+    from mllab.lab import Lab
+
+#: Kinds in the order they are deleted (an endpoint before its config before its model).
+KINDS = (
+    "monitoring-schedule",
+    "endpoint",
+    "endpoint-config",
+    "model",
+    "training-job",
+    "tuning-job",
+    "processing-job",
+    "transform-job",
+    "stream-consumer",
+    "delivery-stream",
+    "stream",
+    "crawler",
+    "glue-job-run",
+)
+
+_FROM_OPERATION = {
+    ("sagemaker", "CreateMonitoringSchedule"): "monitoring-schedule",
+    ("sagemaker", "CreateEndpoint"): "endpoint",
+    ("sagemaker", "CreateEndpointConfig"): "endpoint-config",
+    ("sagemaker", "CreateModel"): "model",
+    ("sagemaker", "CreateTrainingJob"): "training-job",
+    ("sagemaker", "CreateHyperParameterTuningJob"): "tuning-job",
+    ("sagemaker", "CreateProcessingJob"): "processing-job",
+    ("sagemaker", "CreateTransformJob"): "transform-job",
+    ("kinesis", "RegisterStreamConsumer"): "stream-consumer",
+    ("firehose", "CreateDeliveryStream"): "delivery-stream",
+    ("kinesis", "CreateStream"): "stream",
+    ("glue", "StartCrawler"): "crawler",
+    ("glue", "StartJobRun"): "glue-job-run",
+}
+
+
+@dataclass(frozen=True)
+class Resource:
+    """A billable resource found or created by a lab."""
+
+    kind: str
+    name: str
+    lab: str = ""
+    run: str = ""
+    created: str = ""
+    extra: str = ""  # e.g. the stream ARN of a consumer
+
+
+def _gone(err: Exception) -> bool:
+    text = str(err)
+    return any(
+        s in text
+        for s in (
+            "Could not find",
+            "does not exist",
+            "not found",
+            "NotFound",
+            "ResourceNotFound",
+            "ValidationException",
+        )
+    )
+
+
+def _act(session: boto3.Session, res: Resource) -> str | None:
+    """Delete or stop one resource; return the action taken, or None when nothing was needed."""
+    sm = session.client("sagemaker")
+    k, n = res.kind, res.name
+    try:
+        if k == "monitoring-schedule":
+            sm.delete_monitoring_schedule(MonitoringScheduleName=n)
+            return "deleted"
+        if k == "endpoint":
+            sm.delete_endpoint(EndpointName=n)
+            return "deleted"
+        if k == "endpoint-config":
+            sm.delete_endpoint_config(EndpointConfigName=n)
+            return "deleted"
+        if k == "model":
+            sm.delete_model(ModelName=n)
+            return "deleted"
+        if k == "training-job":
+            status = sm.describe_training_job(TrainingJobName=n)["TrainingJobStatus"]
+            if status == "InProgress":
+                sm.stop_training_job(TrainingJobName=n)
+                return "stopped"
+            return None
+        if k == "tuning-job":
+            status = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=n)[
+                "HyperParameterTuningJobStatus"
+            ]
+            if status == "InProgress":
+                sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=n)
+                return "stopped"
+            return None
+        if k == "processing-job":
+            status = sm.describe_processing_job(ProcessingJobName=n)["ProcessingJobStatus"]
+            if status == "InProgress":
+                sm.stop_processing_job(ProcessingJobName=n)
+                return "stopped"
+            return None
+        if k == "transform-job":
+            status = sm.describe_transform_job(TransformJobName=n)["TransformJobStatus"]
+            if status == "InProgress":
+                sm.stop_transform_job(TransformJobName=n)
+                return "stopped"
+            return None
+        if k == "stream-consumer":
+            session.client("kinesis").deregister_stream_consumer(StreamARN=res.extra, ConsumerName=n)
+            return "deregistered"
+        if k == "delivery-stream":
+            session.client("firehose").delete_delivery_stream(DeliveryStreamName=n)
+            return "deleted"
+        if k == "stream":
+            session.client("kinesis").delete_stream(StreamName=n, EnforceConsumerDeletion=True)
+            return "deleted"
+        if k == "crawler":
+            glue = session.client("glue")
+            if glue.get_crawler(Name=n)["Crawler"].get("State") == "RUNNING":
+                glue.stop_crawler(Name=n)
+                return "stopped"
+            return None
+        if k == "glue-job-run":
+            return None  # a run ends by its Timeout, which the guard bounded
+    except Exception as err:  # noqa: BLE001
+        if _gone(err):
+            return None
+        raise
+    return None
+
+
+def teardown_run(lab: Lab) -> list[dict[str, str]]:
+    """Delete or stop what one lab run created; record actual use in the ledger.
+
+    Args:
+        lab: the open lab.
+
+    Returns:
+        ``{"kind", "name", "action"}`` for each resource acted on. Errors on one resource
+        do not stop the others; they are reported with action ``"error: ..."``.
+    """
+    found: dict[tuple[str, str], Resource] = {}
+    for service, operation, name in lab.guard.created:
+        kind = _FROM_OPERATION.get((service, operation))
+        if kind and name:
+            found[(kind, name)] = Resource(kind, name, lab.name, lab.run_id)
+    for row in lab.ledger.rows(run=lab.run_id):
+        kind = _FROM_OPERATION.get((row.service, row.operation))
+        if kind and row.resource:
+            extra = row.arn or ""
+            found.setdefault((kind, row.resource), Resource(kind, row.resource, lab.name, lab.run_id, extra=extra))
+    for (kind, name), res in list(found.items()):
+        if kind == "stream-consumer" and not res.extra:
+            # the consumer's stream ARN is the prefix of the consumer ARN
+            row = lab.ledger.latest_for(name, run=lab.run_id)
+            if row and row.arn:
+                found[(kind, name)] = Resource(kind, name, lab.name, lab.run_id, extra=row.arn.split("/consumer/")[0])
+    done: list[dict[str, str]] = []
+    for res in sorted(found.values(), key=lambda r: KINDS.index(r.kind)):
+        try:
+            action = _act(lab.session, res)
+        except Exception as err:  # noqa: BLE001 - keep tearing down the rest
+            action = f"error: {err}"
+        if action:
+            done.append({"kind": res.kind, "name": res.name, "action": action})
+    _settle_open_rows(lab)
+    return done
+
+
+def _settle_open_rows(lab: Lab) -> None:
+    """Ask for the final state of this run's jobs so that the guard records actual use."""
+    sm = lab.client("sagemaker")
+    for row in lab.ledger.rows(run=lab.run_id, open_only=True):
+        try:
+            if row.operation == "CreateTrainingJob":
+                sm.describe_training_job(TrainingJobName=row.resource)
+            elif row.operation == "CreateProcessingJob":
+                sm.describe_processing_job(ProcessingJobName=row.resource)
+            elif row.operation == "CreateTransformJob":
+                sm.describe_transform_job(TransformJobName=row.resource)
+        except Exception:  # noqa: BLE001 - a job that vanished keeps its estimate
+            continue
+
+
+# --------------------------------------------------------------------------- sweep
+
+
+def _tag_dict(tags: Any) -> dict[str, str]:
+    if isinstance(tags, dict):
+        return {str(k): str(v) for k, v in tags.items()}
+    return {str(t.get("Key")): str(t.get("Value")) for t in tags or []}
+
+
+def find_leftovers(
+    session: boto3.Session, lab: str | None = None, older_than: dt.timedelta | None = None
+) -> list[Resource]:
+    """List billable resources tagged ``mllab:lab`` in the session's account and region.
+
+    Args:
+        session: a boto3 session (offline or aws backend).
+        lab: only this lab's resources.
+        older_than: only resources whose ``mllab:created`` tag is older than this.
+
+    Returns:
+        The resources, in deletion order. Costs nothing; deletes nothing.
+    """
+    out: list[Resource] = []
+    sm = session.client("sagemaker")
+
+    def keep(tags: dict[str, str]) -> bool:
+        if TAG_LAB not in tags:
+            return False
+        if lab is not None and tags[TAG_LAB] != lab:
+            return False
+        if older_than is not None:
+            created = tags.get(TAG_CREATED)
+            if not created:
+                return True
+            when = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+            return dt.datetime.now(dt.UTC) - when >= older_than
+        return True
+
+    def add(kind: str, name: str, arn: str, tags: dict[str, str], extra: str = "") -> None:
+        if keep(tags):
+            out.append(Resource(kind, name, tags.get(TAG_LAB, ""), tags.get(TAG_RUN, ""), tags.get(TAG_CREATED, ""), extra))
+
+    def sm_tags(arn: str) -> dict[str, str]:
+        return _tag_dict(sm.list_tags(ResourceArn=arn).get("Tags"))
+
+    for page in sm.get_paginator("list_endpoints").paginate():
+        for e in page["Endpoints"]:
+            add("endpoint", e["EndpointName"], e["EndpointArn"], sm_tags(e["EndpointArn"]))
+    for page in sm.get_paginator("list_endpoint_configs").paginate():
+        for e in page["EndpointConfigs"]:
+            add("endpoint-config", e["EndpointConfigName"], e["EndpointConfigArn"], sm_tags(e["EndpointConfigArn"]))
+    for page in sm.get_paginator("list_models").paginate():
+        for m in page["Models"]:
+            add("model", m["ModelName"], m["ModelArn"], sm_tags(m["ModelArn"]))
+    for page in sm.get_paginator("list_training_jobs").paginate(StatusEquals="InProgress"):
+        for j in page["TrainingJobSummaries"]:
+            add("training-job", j["TrainingJobName"], j["TrainingJobArn"], sm_tags(j["TrainingJobArn"]))
+    for page in sm.get_paginator("list_processing_jobs").paginate(StatusEquals="InProgress"):
+        for j in page["ProcessingJobSummaries"]:
+            add("processing-job", j["ProcessingJobName"], j["ProcessingJobArn"], sm_tags(j["ProcessingJobArn"]))
+    try:
+        for page in sm.get_paginator("list_transform_jobs").paginate(StatusEquals="InProgress"):
+            for j in page["TransformJobSummaries"]:
+                add("transform-job", j["TransformJobName"], j["TransformJobArn"], sm_tags(j["TransformJobArn"]))
+    except Exception:  # noqa: BLE001 - not offered by every backend version
+        pass
+    kinesis = session.client("kinesis")
+    for name in kinesis.list_streams().get("StreamNames", []):
+        desc = kinesis.describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+        tags = _tag_dict(kinesis.list_tags_for_stream(StreamName=name).get("Tags"))
+        add("stream", name, desc["StreamARN"], tags)
+    firehose = session.client("firehose")
+    for name in firehose.list_delivery_streams().get("DeliveryStreamNames", []):
+        tags = _tag_dict(firehose.list_tags_for_delivery_stream(DeliveryStreamName=name).get("Tags"))
+        add("delivery-stream", name, "", tags)
+    out.sort(key=lambda r: KINDS.index(r.kind))
+    return out
+
+
+def delete(session: boto3.Session, resources: list[Resource]) -> list[dict[str, str]]:
+    """Delete or stop each resource (what ``mllab sweep --yes`` does).
+
+    Returns:
+        ``{"kind", "name", "action"}`` per resource; errors are reported, not raised.
+    """
+    done = []
+    for res in resources:
+        try:
+            action = _act(session, res) or "nothing to do"
+        except Exception as err:  # noqa: BLE001
+            action = f"error: {err}"
+        done.append({"kind": res.kind, "name": res.name, "action": action})
+    return done
