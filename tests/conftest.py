@@ -10,7 +10,9 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """Every test gets its own $MLLAB_HOME and fake AWS credentials; no real config is read."""
     home = tmp_path_factory.mktemp("mllab-home")
     monkeypatch.setenv("MLLAB_HOME", str(home))

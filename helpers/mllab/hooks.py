@@ -70,7 +70,9 @@ def _service(model: Any) -> str:
     return model.service_model.service_id.hyphenize()
 
 
-def _before_parameter_build(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+def _before_parameter_build(
+    params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+) -> None:
     lab = active()
     if lab is None or context is None:
         return
@@ -109,7 +111,9 @@ def _before_call(model: Any, context: dict[str, Any], **_: Any) -> Any:
     return _FakeHttp(200), answer
 
 
-def _after_call(http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+def _after_call(
+    http_response: Any, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
+) -> None:
     lab = active()
     if lab is None or not context or "mllab" not in context:
         return

@@ -129,7 +129,9 @@ class Lab:
         if allow_gpu:
             from mllab.guard.pricing import snapshot
 
-            allowed |= {t for t in snapshot()["instances"] if (s := instance(t)) and s.is_accelerated}
+            allowed |= {
+                t for t in snapshot()["instances"] if (s := instance(t)) and s.is_accelerated
+            }
         self.closed = False
         self._restore_default_session: boto3.Session | None = boto3.DEFAULT_SESSION
         self.ledger = Ledger(config.home() / "ledger.sqlite")
@@ -144,7 +146,9 @@ class Lab:
             backend=self.backend,
             region=self.region,
             budget_usd=self.budget_usd,
-            policy=Policy(allowed_types=frozenset(allowed), ttl_hours=ttl_hours, lookup=self._lookup),
+            policy=Policy(
+                allowed_types=frozenset(allowed), ttl_hours=ttl_hours, lookup=self._lookup
+            ),
             ledger=self.ledger,
         )
         if self.backend == "offline":
@@ -215,7 +219,11 @@ class Lab:
     def cost(self) -> dict[str, float]:
         """Return this run's budget, dollars charged so far (estimates until actuals) and remaining."""
         spent = self.guard.spent()
-        return {"budget_usd": self.budget_usd, "spent_usd": spent, "remaining_usd": self.budget_usd - spent}
+        return {
+            "budget_usd": self.budget_usd,
+            "spent_usd": spent,
+            "remaining_usd": self.budget_usd - spent,
+        }
 
     def diagram(self) -> Any:
         """Draw what this lab built, from the live inventory (Mermaid in JupyterLab)."""
@@ -302,7 +310,9 @@ class Lab:
         """Describe another resource for the guard's estimates (None when missing)."""
         try:
             if kind == "endpoint_config":
-                return dict(self.client("sagemaker").describe_endpoint_config(EndpointConfigName=name))
+                return dict(
+                    self.client("sagemaker").describe_endpoint_config(EndpointConfigName=name)
+                )
             if kind == "glue_job":
                 return dict(self.client("glue").get_job(JobName=name)["Job"])
             if kind == "stream":

@@ -123,7 +123,9 @@ def _act(session: boto3.Session, res: Resource) -> str | None:
                 return "stopped"
             return None
         if k == "stream-consumer":
-            session.client("kinesis").deregister_stream_consumer(StreamARN=res.extra, ConsumerName=n)
+            session.client("kinesis").deregister_stream_consumer(
+                StreamARN=res.extra, ConsumerName=n
+            )
             return "deregistered"
         if k == "delivery-stream":
             session.client("firehose").delete_delivery_stream(DeliveryStreamName=n)
@@ -165,13 +167,18 @@ def teardown_run(lab: Lab) -> list[dict[str, str]]:
         kind = _FROM_OPERATION.get((row.service, row.operation))
         if kind and row.resource:
             extra = row.arn or ""
-            found.setdefault((kind, row.resource), Resource(kind, row.resource, lab.name, lab.run_id, extra=extra))
+            found.setdefault(
+                (kind, row.resource),
+                Resource(kind, row.resource, lab.name, lab.run_id, extra=extra),
+            )
     for (kind, name), res in list(found.items()):
         if kind == "stream-consumer" and not res.extra:
             # the consumer's stream ARN is the prefix of the consumer ARN
             row = lab.ledger.latest_for(name, run=lab.run_id)
             if row and row.arn:
-                found[(kind, name)] = Resource(kind, name, lab.name, lab.run_id, extra=row.arn.split("/consumer/")[0])
+                found[(kind, name)] = Resource(
+                    kind, name, lab.name, lab.run_id, extra=row.arn.split("/consumer/")[0]
+                )
     done: list[dict[str, str]] = []
     for res in sorted(found.values(), key=lambda r: KINDS.index(r.kind)):
         try:
@@ -239,7 +246,16 @@ def find_leftovers(
 
     def add(kind: str, name: str, arn: str, tags: dict[str, str], extra: str = "") -> None:
         if keep(tags):
-            out.append(Resource(kind, name, tags.get(TAG_LAB, ""), tags.get(TAG_RUN, ""), tags.get(TAG_CREATED, ""), extra))
+            out.append(
+                Resource(
+                    kind,
+                    name,
+                    tags.get(TAG_LAB, ""),
+                    tags.get(TAG_RUN, ""),
+                    tags.get(TAG_CREATED, ""),
+                    extra,
+                )
+            )
 
     def sm_tags(arn: str) -> dict[str, str]:
         return _tag_dict(sm.list_tags(ResourceArn=arn).get("Tags"))
@@ -249,20 +265,40 @@ def find_leftovers(
             add("endpoint", e["EndpointName"], e["EndpointArn"], sm_tags(e["EndpointArn"]))
     for page in sm.get_paginator("list_endpoint_configs").paginate():
         for e in page["EndpointConfigs"]:
-            add("endpoint-config", e["EndpointConfigName"], e["EndpointConfigArn"], sm_tags(e["EndpointConfigArn"]))
+            add(
+                "endpoint-config",
+                e["EndpointConfigName"],
+                e["EndpointConfigArn"],
+                sm_tags(e["EndpointConfigArn"]),
+            )
     for page in sm.get_paginator("list_models").paginate():
         for m in page["Models"]:
             add("model", m["ModelName"], m["ModelArn"], sm_tags(m["ModelArn"]))
     for page in sm.get_paginator("list_training_jobs").paginate(StatusEquals="InProgress"):
         for j in page["TrainingJobSummaries"]:
-            add("training-job", j["TrainingJobName"], j["TrainingJobArn"], sm_tags(j["TrainingJobArn"]))
+            add(
+                "training-job",
+                j["TrainingJobName"],
+                j["TrainingJobArn"],
+                sm_tags(j["TrainingJobArn"]),
+            )
     for page in sm.get_paginator("list_processing_jobs").paginate(StatusEquals="InProgress"):
         for j in page["ProcessingJobSummaries"]:
-            add("processing-job", j["ProcessingJobName"], j["ProcessingJobArn"], sm_tags(j["ProcessingJobArn"]))
+            add(
+                "processing-job",
+                j["ProcessingJobName"],
+                j["ProcessingJobArn"],
+                sm_tags(j["ProcessingJobArn"]),
+            )
     try:
         for page in sm.get_paginator("list_transform_jobs").paginate(StatusEquals="InProgress"):
             for j in page["TransformJobSummaries"]:
-                add("transform-job", j["TransformJobName"], j["TransformJobArn"], sm_tags(j["TransformJobArn"]))
+                add(
+                    "transform-job",
+                    j["TransformJobName"],
+                    j["TransformJobArn"],
+                    sm_tags(j["TransformJobArn"]),
+                )
     except Exception:  # noqa: BLE001 - not offered by every backend version
         pass
     kinesis = session.client("kinesis")
@@ -272,7 +308,9 @@ def find_leftovers(
         add("stream", name, desc["StreamARN"], tags)
     firehose = session.client("firehose")
     for name in firehose.list_delivery_streams().get("DeliveryStreamNames", []):
-        tags = _tag_dict(firehose.list_tags_for_delivery_stream(DeliveryStreamName=name).get("Tags"))
+        tags = _tag_dict(
+            firehose.list_tags_for_delivery_stream(DeliveryStreamName=name).get("Tags")
+        )
         add("delivery-stream", name, "", tags)
     out.sort(key=lambda r: KINDS.index(r.kind))
     return out

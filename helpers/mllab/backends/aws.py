@@ -55,7 +55,9 @@ def make_session(region: str) -> boto3.Session:
     try:
         session = boto3.Session(region_name=region)
     except ProfileNotFound as err:
-        raise BackendError(f"{err}. Set AWS_PROFILE to a profile in ~/.aws/config or unset it.") from None
+        raise BackendError(
+            f"{err}. Set AWS_PROFILE to a profile in ~/.aws/config or unset it."
+        ) from None
     if session.get_credentials() is None:
         raise BackendError(
             "No AWS credentials were found for MLLAB_BACKEND=aws. Configure your sandbox "

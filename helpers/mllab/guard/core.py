@@ -176,9 +176,17 @@ class Guard:
             arn=arn,
             estimate_usd=est.usd,
             hourly_usd=est.hourly_usd,
-            detail={**est.detail, "family": est.family, "snapshot": pricing.snapshot_label(self.region)},
+            detail={
+                **est.detail,
+                "family": est.family,
+                "snapshot": pricing.snapshot_label(self.region),
+            },
         )
-        if operation in {"StartJobRun", "StartCrawler", "RegisterStreamConsumer"} or not operation.startswith("Create"):
+        if operation in {
+            "StartJobRun",
+            "StartCrawler",
+            "RegisterStreamConsumer",
+        } or not operation.startswith("Create"):
             self.created.append((service, operation, resource))
 
     def _observe(
@@ -187,13 +195,21 @@ class Guard:
         """Record actual use from answers that reveal it."""
         if service == "sagemaker" and operation == "DescribeTrainingJob":
             if parsed.get("TrainingJobStatus") in {"Completed", "Failed", "Stopped"}:
-                self._settle(parsed.get("TrainingJobName", ""), seconds=parsed.get("BillableTimeInSeconds"))
+                self._settle(
+                    parsed.get("TrainingJobName", ""), seconds=parsed.get("BillableTimeInSeconds")
+                )
         elif service == "sagemaker" and operation == "DescribeProcessingJob":
             if parsed.get("ProcessingJobStatus") in {"Completed", "Failed", "Stopped"}:
-                self._settle(parsed.get("ProcessingJobName", ""), span=(parsed.get("ProcessingStartTime"), parsed.get("ProcessingEndTime")))
+                self._settle(
+                    parsed.get("ProcessingJobName", ""),
+                    span=(parsed.get("ProcessingStartTime"), parsed.get("ProcessingEndTime")),
+                )
         elif service == "sagemaker" and operation == "DescribeTransformJob":
             if parsed.get("TransformJobStatus") in {"Completed", "Failed", "Stopped"}:
-                self._settle(parsed.get("TransformJobName", ""), span=(parsed.get("TransformStartTime"), parsed.get("TransformEndTime")))
+                self._settle(
+                    parsed.get("TransformJobName", ""),
+                    span=(parsed.get("TransformStartTime"), parsed.get("TransformEndTime")),
+                )
         elif service == "sagemaker" and operation == "DeleteEndpoint":
             self._settle_elapsed(str(params.get("EndpointName", "")))
         elif service == "kinesis" and operation == "DeleteStream":
@@ -210,7 +226,9 @@ class Guard:
                     self.ledger.set_actual(row.id, athena_cost(scanned))
         elif service == "firehose" and operation in {"PutRecord", "PutRecordBatch"}:
             name = str(params.get("DeliveryStreamName", ""))
-            records = [params.get("Record")] if operation == "PutRecord" else params.get("Records") or []
+            records = (
+                [params.get("Record")] if operation == "PutRecord" else params.get("Records") or []
+            )
             size = sum(len((r or {}).get("Data") or b"") for r in records)
             self._firehose_bytes[name] = self._firehose_bytes.get(name, 0) + size
         elif service == "firehose" and operation == "DeleteDeliveryStream":

@@ -365,11 +365,17 @@ def _variants_hourly(cfg: dict[str, Any], policy: Policy) -> tuple[float, dict[s
                         "set ServerlessConfig={'MemorySizeInMB': 2048, 'MaxConcurrency': 5}",
                     )
                 per_hour = (
-                    mem / 1024.0 * conc * 3600.0 * pricing.price("serverless_inference_usd_per_gb_second")
+                    mem
+                    / 1024.0
+                    * conc
+                    * 3600.0
+                    * pricing.price("serverless_inference_usd_per_gb_second")
                 )
                 detail[name] = {"serverless_memory_mb": mem, "max_concurrency": conc}
             else:
-                price = instance_hourly("hosting", v.get("InstanceType"), policy, f"{where}.InstanceType")
+                price = instance_hourly(
+                    "hosting", v.get("InstanceType"), policy, f"{where}.InstanceType"
+                )
                 n = count(v.get("InitialInstanceCount"), f"{where}.InitialInstanceCount", policy)
                 per_hour = price * n
                 detail[name] = {"instance_type": v.get("InstanceType"), "instances": n}

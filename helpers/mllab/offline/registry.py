@@ -76,7 +76,7 @@ class OfflineCall:
 Handler = Callable[[OfflineCall], "dict[str, Any] | None"]
 
 _LOCK = threading.Lock()
-_HANDLERS: dict[tuple[str, str, Phase], Handler] = {}
+_HANDLERS: dict[tuple[str, str, Phase], list[Handler]] = {}
 
 
 def handles(service: str, operation: str, phase: Phase = "before") -> Callable[[Handler], Handler]:
@@ -93,15 +93,39 @@ def handles(service: str, operation: str, phase: Phase = "before") -> Callable[[
 
     def decorate(func: Handler) -> Handler:
         with _LOCK:
-            _HANDLERS[(service, operation, phase)] = func
+            chain = _HANDLERS.setdefault((service, operation, phase), [])
+            # re-registering the same function (a module reloaded) replaces it
+            chain[:] = [
+                f
+                for f in chain
+                if f.__qualname__ != func.__qualname__ or f.__module__ != func.__module__
+            ]
+            chain.append(func)
         return func
 
     return decorate
 
 
 def lookup(service: str, operation: str, phase: Phase) -> Handler | None:
-    """Return the handler registered for the operation and phase, if any."""
-    return _HANDLERS.get((service, operation, phase))
+    """Return the handler(s) registered for the operation and phase, as one callable.
+
+    Several modules may register for the same operation: ``before`` handlers are tried in
+    registration order and the first answer (non-None) wins; every ``after`` handler runs.
+    """
+    chain = list(_HANDLERS.get((service, operation, phase), ()))
+    if not chain:
+        return None
+    if len(chain) == 1:
+        return chain[0]
+
+    def combined(call: OfflineCall) -> dict[str, Any] | None:
+        for func in chain:
+            answer = func(call)
+            if answer is not None and phase == "before":
+                return answer
+        return None
+
+    return combined
 
 
 def registered() -> list[tuple[str, str, Phase]]:
