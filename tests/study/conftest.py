@@ -7,7 +7,7 @@ fixture bank (``MLLAB_QUESTION_BANK``) so they do not depend on the real bank be
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,29 +21,38 @@ except ImportError:  # pragma: no cover
 
 from mllab.study.bank import TASKS  # noqa: E402
 
-T0 = datetime(2026, 1, 5, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 MLS_TASKS = list(TASKS["mls-c01"])
 MLA_TASKS = list(TASKS["mla-c01"])
-FILES = {1: "d1-data-engineering.yaml", 2: "d2-eda.yaml", 3: "d3-modeling.yaml", 4: "d4-ml-ops.yaml"}
+FILES = {
+    1: "d1-data-engineering.yaml",
+    2: "d2-eda.yaml",
+    3: "d3-modeling.yaml",
+    4: "d4-ml-ops.yaml",
+}
 
 
 class FakeClock:
-    """A clock that returns ``start`` then advances ``step`` seconds on every call."""
+    """A clock that returns ``start``, then advances after every call.
 
-    def __init__(self, start: datetime = T0, step: float = 0.0):
+    The advance is the next entry of ``steps`` (seconds) while there is one, then ``step``.
+    The exam reads the clock once at start and once after every input line, so the steps
+    are the seconds "spent" before each line.
+    """
+
+    def __init__(self, start: datetime = T0, step: float = 0.0, steps: list[float] | None = None):
         self.t = start
-        self.step = timedelta(seconds=step)
+        self.step = step
+        self.steps = list(steps or [])
         self.calls = 0
 
     def __call__(self) -> datetime:
         now = self.t
-        self.t = self.t + self.step
+        delta = self.steps.pop(0) if self.steps else self.step
+        self.t = self.t + timedelta(seconds=delta)
         self.calls += 1
         return now
-
-    def advance(self, **kw: float) -> None:
-        self.t = self.t + timedelta(**kw)
 
 
 def make_records(per_task: int = 8) -> dict[int, list[dict]]:
@@ -64,8 +73,7 @@ def make_records(per_task: int = 8) -> dict[int, list[dict]]:
             stem = (
                 f"Scenario {k}: a retail team working on task statement {task} (variant {j}) "
                 "has a requirement about its machine-learning pipeline on AWS and must pick the "
-                "best approach. What should the team do?"
-                + (" Choose TWO." if multi else "")
+                "best approach. What should the team do?" + (" Choose TWO." if multi else "")
             )
             n = len(out[d]) + 1
             out[d].append(

@@ -110,7 +110,10 @@ def test_duplicate_ids_and_stems_across_files(tmp_path: Path) -> None:
     with pytest.raises(BankError) as info:
         load_bank(folder)
     text = "\n".join(info.value.problems)
-    assert "d3-modeling.yaml: d3-999: duplicate stem (same as d1-001 in d1-data-engineering.yaml)" in text
+    assert (
+        "d3-modeling.yaml: d3-999: duplicate stem (same as d1-001 in d1-data-engineering.yaml)"
+        in text
+    )
     assert "d4-ml-ops.yaml: d4-001: duplicate id (also in d4-ml-ops.yaml)" in text
 
 
@@ -118,11 +121,15 @@ def test_wrong_id_prefix_and_duplicate_yaml_key(tmp_path: Path) -> None:
     recs = make_records()
     recs[1][0]["id"] = "d2-001"
     folder = write_bank(tmp_path / "bank", recs)
-    with pytest.raises(BankError, match=r"d1-data-engineering.yaml: d2-001: id 'd2-001' must look like 'd1-NNN'"):
+    with pytest.raises(
+        BankError, match=r"d1-data-engineering.yaml: d2-001: id 'd2-001' must look like 'd1-NNN'"
+    ):
         load_bank(folder)
     text = (folder / FILES[1]).read_text()
     (folder / FILES[1]).write_text(text.replace("  lab:", "  lab: x\n  lab:", 1))
-    with pytest.raises(BankError, match=r"d1-data-engineering.yaml: not valid YAML: .*duplicate key 'lab'"):
+    with pytest.raises(
+        BankError, match=r"d1-data-engineering.yaml: not valid YAML: .*duplicate key 'lab'"
+    ):
         load_bank(folder)
 
 
@@ -130,7 +137,9 @@ def test_bank_cli_prints_coverage_table(gen_bank: Path) -> None:
     result = CliRunner().invoke(bank_cmd, ["--coverage"])
     assert result.exit_code == 0, result.output
     assert "120 questions in 4 file(s)" in result.output
-    rows = [line for line in result.output.splitlines() if line.startswith(("mls-c01 ", "mla-c01 "))]
+    rows = [
+        line for line in result.output.splitlines() if line.startswith(("mls-c01 ", "mla-c01 "))
+    ]
     assert len(rows) == 27
     assert any(r.split()[:3] == ["mls-c01", "3.5", "8"] for r in rows)
     check = CliRunner().invoke(bank_cmd, ["--check"])

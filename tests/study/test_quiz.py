@@ -72,14 +72,19 @@ def test_review_asks_due_questions_and_promotes(gen_bank: Path) -> None:
     qs = _questions(3, seed=3)
     wrong = "".join(next(x for x in q.options if x not in q.answer) for q in qs[:1])
     runner = CliRunner()
-    runner.invoke(quiz_cmd, ["-n", "3", "--exam", "mls-c01", "--seed", "3"],
-                  input=f"{wrong}\n{''.join(qs[1].answer)}\n{''.join(qs[2].answer)}\n",
-                  obj={"clock": FakeClock(T0)})
+    runner.invoke(
+        quiz_cmd,
+        ["-n", "3", "--exam", "mls-c01", "--seed", "3"],
+        input=f"{wrong}\n{''.join(qs[1].answer)}\n{''.join(qs[2].answer)}\n",
+        obj={"clock": FakeClock(T0)},
+    )
     # same day: nothing due
     early = runner.invoke(quiz_cmd, ["--review"], input="", obj={"clock": FakeClock(T0)})
     assert "Nothing is due for review" in early.output
     later = FakeClock(T0 + timedelta(days=1, hours=1))
-    res = runner.invoke(quiz_cmd, ["--review"], input=f"{''.join(qs[0].answer)}\n", obj={"clock": later})
+    res = runner.invoke(
+        quiz_cmd, ["--review"], input=f"{''.join(qs[0].answer)}\n", obj={"clock": later}
+    )
     assert res.exit_code == 0, res.output
     assert f"[{qs[0].id}]" in res.output and "Question 1/1" in res.output
     assert res.output.rstrip().endswith("Score: 1/1")
@@ -89,12 +94,17 @@ def test_review_asks_due_questions_and_promotes(gen_bank: Path) -> None:
 
 
 def test_filters_by_domain_and_task(gen_bank: Path) -> None:
-    res = CliRunner().invoke(quiz_cmd, ["-n", "3", "--exam", "mla-c01", "--task", "2.3", "--seed", "1"],
-                             input="A\nA\nA\n")
+    res = CliRunner().invoke(
+        quiz_cmd,
+        ["-n", "3", "--exam", "mla-c01", "--task", "2.3", "--seed", "1"],
+        input="A\nA\nA\n",
+    )
     assert res.exit_code == 0, res.output
     headers = [line for line in res.output.splitlines() if line.startswith("Question ")]
     assert len(headers) == 3 and all("MLA 2.3" in h for h in headers)
-    res = CliRunner().invoke(quiz_cmd, ["-n", "2", "--exam", "mls-c01", "--domain", "4"], input="A\nA\n")
+    res = CliRunner().invoke(
+        quiz_cmd, ["-n", "2", "--exam", "mls-c01", "--domain", "4"], input="A\nA\n"
+    )
     headers = [line for line in res.output.splitlines() if line.startswith("Question ")]
     assert len(headers) == 2 and all("MLS 4." in h for h in headers)
     bad = CliRunner().invoke(quiz_cmd, ["--exam", "mla-c01", "--task", "4.4"])
