@@ -45,7 +45,12 @@ _TRUST_POLICY = {
 
 
 def _role_policy(bucket: str) -> dict[str, Any]:
-    """Least-privilege policy of the lab's execution role: its own bucket and logs only."""
+    """Least-privilege policy of the lab's execution role.
+
+    The lab bucket's objects, SageMaker log groups, and the account-wide actions AWS documents
+    for execution roles (metrics, ECR image pulls, VPC network interfaces), which take no
+    resource scoping.
+    """
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -73,9 +78,31 @@ def _role_policy(bucket: str) -> dict[str, Any]:
                 "Resource": "arn:aws:logs:*:*:log-group:/aws/sagemaker/*",
             },
             {
-                "Sid": "Metrics",
+                "Sid": "MetricsAndImagePulls",
                 "Effect": "Allow",
-                "Action": ["cloudwatch:PutMetricData"],
+                "Action": [
+                    "cloudwatch:PutMetricData",
+                    "ecr:GetAuthorizationToken",
+                    "ecr:BatchCheckLayerAvailability",
+                    "ecr:GetDownloadUrlForLayer",
+                    "ecr:BatchGetImage",
+                ],
+                "Resource": "*",
+            },
+            {
+                "Sid": "VpcNetworkInterfaces",
+                "Effect": "Allow",
+                "Action": [
+                    "ec2:CreateNetworkInterface",
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeVpcs",
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeSecurityGroups",
+                ],
                 "Resource": "*",
             },
         ],

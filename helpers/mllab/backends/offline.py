@@ -103,6 +103,9 @@ def stop() -> None:
             return
         _depth -= 1
         if _depth == 0:
+            from mllab.offline.registry import run_reset_hooks
+
+            run_reset_hooks()
             if _mock is not None:
                 _mock.stop()
                 _mock = None

@@ -131,3 +131,31 @@ def lookup(service: str, operation: str, phase: Phase) -> Handler | None:
 def registered() -> list[tuple[str, str, Phase]]:
     """Return every registered (service, operation, phase), sorted."""
     return sorted(_HANDLERS)
+
+
+_RESET_HOOKS: list[Callable[[], None]] = []
+
+
+def on_reset(func: Callable[[], None]) -> Callable[[], None]:
+    """Register ``func`` to run when the offline account is wiped (the last lab closed).
+
+    Modules that keep state beside moto's (running jobs, buffers, endpoints in memory)
+    must drop it and stop their background work here, so that the next lab starts empty.
+    Usable as a decorator.
+    """
+    with _LOCK:
+        if func not in _RESET_HOOKS:
+            _RESET_HOOKS.append(func)
+    return func
+
+
+def run_reset_hooks() -> None:
+    """Run every :func:`on_reset` hook (called by the offline backend before moto resets)."""
+    for func in list(_RESET_HOOKS):
+        try:
+            func()
+        except Exception:  # noqa: BLE001 - one module's cleanup must not block the others
+            import logging
+
+            logging.getLogger(__name__).exception("offline reset hook %r failed", func)
+

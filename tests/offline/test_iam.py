@@ -1,0 +1,59 @@
+"""SimulatePrincipalPolicy evaluates the role's stored policies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from mllab.offline.iam import evaluate
+
+
+def test_lab_role_allows_its_bucket_and_denies_others(lab: Any) -> None:
+    iam = lab.client("iam")
+    res = iam.simulate_principal_policy(
+        PolicySourceArn=lab.role_arn,
+        ActionNames=["s3:GetObject", "s3:DeleteBucket", "ecr:GetAuthorizationToken"],
+        ResourceArns=[f"arn:aws:s3:::{lab.bucket}/data/x.csv", "arn:aws:s3:::other-bucket/x"],
+    )["EvaluationResults"]
+    got = {(r["EvalActionName"], r["EvalResourceName"]): r["EvalDecision"] for r in res}
+    assert got[("s3:GetObject", f"arn:aws:s3:::{lab.bucket}/data/x.csv")] == "allowed"
+    assert got[("s3:GetObject", "arn:aws:s3:::other-bucket/x")] == "implicitDeny"
+    assert got[("s3:DeleteBucket", f"arn:aws:s3:::{lab.bucket}/data/x.csv")] == "implicitDeny"
+    assert got[("ecr:GetAuthorizationToken", "arn:aws:s3:::other-bucket/x")] == "allowed"
+
+
+def test_explicit_deny_wins(lab: Any) -> None:
+    iam = lab.client("iam")
+    iam.put_role_policy(
+        RoleName="MLLabSageMakerExecutionRole",
+        PolicyName="deny-delete",
+        PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*Object", "Resource": "*"}]}
+        ),
+    )
+    res = iam.simulate_principal_policy(
+        PolicySourceArn=lab.role_arn, ActionNames=["s3:GetObject"], ResourceArns=[f"arn:aws:s3:::{lab.bucket}/a"]
+    )["EvaluationResults"][0]
+    assert res["EvalDecision"] == "explicitDeny"
+
+
+def test_missing_role_is_no_such_entity(lab: Any) -> None:
+    iam = lab.client("iam")
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.simulate_principal_policy(PolicySourceArn="arn:aws:iam::123456789012:role/nope", ActionNames=["s3:GetObject"])
+
+
+@pytest.mark.parametrize(
+    ("stmt", "action", "resource", "decision"),
+    [
+        ({"Effect": "Allow", "Action": "S3:get*", "Resource": "*"}, "s3:GetObject", "arn:aws:s3:::b/k", "allowed"),
+        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, "iam:PassRole", "*", "implicitDeny"),
+        ({"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:s3:::secret/*"}, "s3:GetObject", "arn:aws:s3:::secret/k", "implicitDeny"),
+        ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/?"}, "s3:GetObject", "arn:aws:s3:::b/kk", "implicitDeny"),
+        ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}, "s3:GetObject", "x", "implicitDeny"),
+    ],
+)
+def test_evaluate_rules(stmt: dict[str, Any], action: str, resource: str, decision: str) -> None:
+    assert evaluate([{"Statement": [stmt]}], action, resource)["EvalDecision"] == decision
