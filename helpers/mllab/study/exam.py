@@ -510,7 +510,7 @@ def build_report(
     correct = sum(r[3] for r in rows)
     percent = 100.0 * correct / total if total else 0.0
     scaled = estimate_scaled(percent, exam)
-    domains = []
+    domains: list[dict[str, Any]] = []
     for d, w in WEIGHTS[exam].items():
         asked = [r for r in rows if r[1].domain(exam) == d]
         domains.append(
@@ -522,7 +522,7 @@ def build_report(
                 "correct": sum(r[3] for r in asked),
             }
         )
-    tasks = []
+    tasks: list[dict[str, Any]] = []
     for t, title in TASKS[exam].items():
         asked = [r for r in rows if t in r[1].tasks(exam)]
         if asked:
@@ -550,15 +550,15 @@ def build_report(
                 missed_labs.setdefault(t, [])
                 if r[1].lab not in missed_labs[t]:
                     missed_labs[t].append(r[1].lab)
-    study_next = []
-    for t in weak[:5]:
-        labs = list(missed_labs.get(t["task"], []))
-        labs += [lab for lab in bank.labs_for(exam, t["task"]) if lab not in labs]
+    study_next: list[dict[str, Any]] = []
+    for entry in weak[:5]:
+        labs = list(missed_labs.get(entry["task"], []))
+        labs += [lab for lab in bank.labs_for(exam, entry["task"]) if lab not in labs]
         study_next.append(
             {
-                **t,
+                **entry,
                 "labs": labs[:4],
-                "quiz": f"mllab quiz --exam {exam} --task {t['task']}",
+                "quiz": f"mllab quiz --exam {exam} --task {entry['task']}",
             }
         )
     return {
