@@ -30,11 +30,16 @@ def test_explicit_deny_wins(lab: Any) -> None:
         RoleName="MLLabSageMakerExecutionRole",
         PolicyName="deny-delete",
         PolicyDocument=json.dumps(
-            {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Action": "s3:*Object", "Resource": "*"}]}
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Deny", "Action": "s3:*Object", "Resource": "*"}],
+            }
         ),
     )
     res = iam.simulate_principal_policy(
-        PolicySourceArn=lab.role_arn, ActionNames=["s3:GetObject"], ResourceArns=[f"arn:aws:s3:::{lab.bucket}/a"]
+        PolicySourceArn=lab.role_arn,
+        ActionNames=["s3:GetObject"],
+        ResourceArns=[f"arn:aws:s3:::{lab.bucket}/a"],
     )["EvaluationResults"][0]
     assert res["EvalDecision"] == "explicitDeny"
 
@@ -42,17 +47,49 @@ def test_explicit_deny_wins(lab: Any) -> None:
 def test_missing_role_is_no_such_entity(lab: Any) -> None:
     iam = lab.client("iam")
     with pytest.raises(iam.exceptions.NoSuchEntityException):
-        iam.simulate_principal_policy(PolicySourceArn="arn:aws:iam::123456789012:role/nope", ActionNames=["s3:GetObject"])
+        iam.simulate_principal_policy(
+            PolicySourceArn="arn:aws:iam::123456789012:role/nope", ActionNames=["s3:GetObject"]
+        )
 
 
 @pytest.mark.parametrize(
     ("stmt", "action", "resource", "decision"),
     [
-        ({"Effect": "Allow", "Action": "S3:get*", "Resource": "*"}, "s3:GetObject", "arn:aws:s3:::b/k", "allowed"),
-        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, "iam:PassRole", "*", "implicitDeny"),
-        ({"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:s3:::secret/*"}, "s3:GetObject", "arn:aws:s3:::secret/k", "implicitDeny"),
-        ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/?"}, "s3:GetObject", "arn:aws:s3:::b/kk", "implicitDeny"),
-        ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}}, "s3:GetObject", "x", "implicitDeny"),
+        (
+            {"Effect": "Allow", "Action": "S3:get*", "Resource": "*"},
+            "s3:GetObject",
+            "arn:aws:s3:::b/k",
+            "allowed",
+        ),
+        (
+            {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"},
+            "iam:PassRole",
+            "*",
+            "implicitDeny",
+        ),
+        (
+            {"Effect": "Allow", "Action": "*", "NotResource": "arn:aws:s3:::secret/*"},
+            "s3:GetObject",
+            "arn:aws:s3:::secret/k",
+            "implicitDeny",
+        ),
+        (
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/?"},
+            "s3:GetObject",
+            "arn:aws:s3:::b/kk",
+            "implicitDeny",
+        ),
+        (
+            {
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": "*",
+                "Condition": {"Bool": {"aws:SecureTransport": "true"}},
+            },
+            "s3:GetObject",
+            "x",
+            "implicitDeny",
+        ),
     ],
 )
 def test_evaluate_rules(stmt: dict[str, Any], action: str, resource: str, decision: str) -> None:

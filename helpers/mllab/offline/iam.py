@@ -135,7 +135,9 @@ def simulate_principal_policy(call: OfflineCall) -> dict[str, Any]:
     try:
         iam.get_role(RoleName=role_name)
     except iam.exceptions.NoSuchEntityException:
-        raise AwsError("NoSuchEntity", f"The role with name {role_name} cannot be found.", 404) from None
+        raise AwsError(
+            "NoSuchEntity", f"The role with name {role_name} cannot be found.", 404
+        ) from None
     policies = role_policies(iam, role_name)
     extra = [_document(d) for d in call.params.get("PolicyInputList") or []]
     policies += [{**d, "_source": f"PolicyInputList.{i + 1}"} for i, d in enumerate(extra)]

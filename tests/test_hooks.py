@@ -1,0 +1,77 @@
+"""The guard covers every path: lab clients, plain boto3, new sessions, the SageMaker SDK v3."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+
+from mllab import CostGuardError
+from tests.guard.test_guard_refusals import training
+
+GPU = {"ResourceConfig__InstanceType": "ml.p3.2xlarge"}
+
+
+def test_plain_boto3_client_is_guarded_while_lab_open(lab: Any) -> None:
+    assert boto3.DEFAULT_SESSION is lab.session
+    sm = boto3.client("sagemaker")
+    with pytest.raises(CostGuardError):
+        sm.create_training_job(**training(**GPU))
+    assert sm.list_training_jobs()["TrainingJobSummaries"] == []
+
+
+def test_new_boto3_session_is_guarded_while_lab_open(lab: Any) -> None:
+    sm = boto3.Session(region_name="us-east-1").client("sagemaker")
+    with pytest.raises(CostGuardError):
+        sm.create_training_job(**training(**GPU))
+    sm.create_training_job(**training())
+    assert lab.ledger.latest_for("guarded", run=lab.run_id) is not None
+
+
+def test_default_session_restored_and_handlers_removed_after_close() -> None:
+    from botocore.handlers import BUILTIN_HANDLERS
+
+    from mllab import Lab, hooks
+
+    before = boto3.DEFAULT_SESSION
+    with Lab("x"):
+        assert any(spec in BUILTIN_HANDLERS for spec in hooks._SPECS)
+    assert boto3.DEFAULT_SESSION is before
+    assert not any(spec in BUILTIN_HANDLERS for spec in hooks._SPECS)
+    assert hooks.active() is None
+
+
+def test_sagemaker_sdk_model_trainer_is_guarded(lab: Any) -> None:
+    from sagemaker.core import image_uris
+    from sagemaker.train import ModelTrainer
+    from sagemaker.train.configs import Compute, InputData, StoppingCondition
+
+    image = image_uris.retrieve("xgboost", region="us-east-1", version="1.7-1")
+    trainer = ModelTrainer(
+        training_image=image,
+        role=lab.role_arn,
+        sagemaker_session=lab.sm_session,
+        compute=Compute(instance_type="ml.p3.2xlarge", instance_count=1),
+        stopping_condition=StoppingCondition(max_runtime_in_seconds=600),
+        hyperparameters={"num_round": 10},
+        base_job_name="sdk-guarded",
+    )
+    with pytest.raises(CostGuardError, match="allow-list"):
+        trainer.train(
+            input_data_config=[
+                InputData(channel_name="train", data_source=f"s3://{lab.bucket}/x/")
+            ],
+            wait=False,
+        )
+    assert lab.client("sagemaker").list_training_jobs()["TrainingJobSummaries"] == []
+
+
+def test_nested_labs_act_for_the_innermost() -> None:
+    from mllab import Lab, hooks
+
+    with Lab("outer") as outer, Lab("inner") as inner:
+        assert hooks.active() is inner
+        inner.client("sagemaker").create_training_job(**training())
+        assert inner.ledger.latest_for("guarded", run=inner.run_id) is not None
+        assert outer.ledger.rows(run=outer.run_id) == []
