@@ -35,4 +35,74 @@ def make_sm_session(lab: Lab) -> Any:
     sess = Session(boto_session=lab.session, default_bucket=lab.bucket)
     # The lab's role, so get_execution_role()/role lookups need no notebook metadata.
     sess.get_caller_identity_arn = lambda: lab.role_arn  # type: ignore[method-assign]
+    install_fast_sdk_waits()  # TRAINING section below
     return sess
+
+
+# --------------------------------------------------------------------------- TRAINING
+# Offline jobs end in seconds, but boto3's waiters poll every 30-120 s (training:
+# 120 s) and the SDK's ``TrainingJob.wait()`` every 5 s. While an offline lab is open
+# the polls are shortened to OFFLINE_POLL_SECONDS (the same total patience); with no
+# lab, or on the aws backend, nothing changes.
+
+OFFLINE_POLL_SECONDS = 0.1
+
+
+def _offline_lab_open() -> bool:
+    from mllab import hooks
+
+    lab = hooks.active()
+    return lab is not None and lab.backend == "offline"
+
+
+def _install_fast_waiters() -> None:
+    """Shorten boto3 waiter delays while an offline lab is open (installed once, at import)."""
+    import botocore.waiter
+
+    original = botocore.waiter.Waiter.wait
+    if getattr(original, "_mllab", False):
+        return
+
+    def wait(self: Any, **kwargs: Any) -> None:
+        if _offline_lab_open():
+            cfg = dict(kwargs.get("WaiterConfig") or {})
+            if "Delay" not in cfg:
+                delay = float(self.config.delay)
+                attempts = int(cfg.get("MaxAttempts", self.config.max_attempts))
+                cfg["Delay"] = min(delay, OFFLINE_POLL_SECONDS)
+                cfg["MaxAttempts"] = max(attempts, int(attempts * delay / cfg["Delay"]))
+                kwargs["WaiterConfig"] = cfg
+        original(self, **kwargs)
+
+    wait._mllab = True  # type: ignore[attr-defined]
+    botocore.waiter.Waiter.wait = wait  # type: ignore[method-assign]
+
+
+def install_fast_sdk_waits() -> None:
+    """Shorten the SDK v3 ``TrainingJob/ProcessingJob/HyperParameterTuningJob.wait`` poll offline.
+
+    Called by :func:`make_sm_session` (the SDK is imported by then). Costs nothing.
+    """
+    from sagemaker.core import resources
+
+    for cls_name in ("TrainingJob", "ProcessingJob", "HyperParameterTuningJob", "TransformJob"):
+        cls = getattr(resources, cls_name, None)
+        original = getattr(cls, "wait", None)
+        if cls is None or original is None or getattr(original, "_mllab", False):
+            continue
+        raw = getattr(original, "__wrapped__", original)
+
+        def make(orig: Any, raw_fn: Any) -> Any:
+            def wait(self: Any, *args: Any, **kwargs: Any) -> Any:
+                if _offline_lab_open() and not args and "poll" not in kwargs:
+                    return raw_fn(self, poll=OFFLINE_POLL_SECONDS, **kwargs)  # type: ignore[arg-type]
+                return orig(self, *args, **kwargs)
+
+            wait._mllab = True  # type: ignore[attr-defined]
+            wait.__doc__ = orig.__doc__
+            return wait
+
+        cls.wait = make(original, raw)  # type: ignore[method-assign]
+
+
+_install_fast_waiters()
