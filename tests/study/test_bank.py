@@ -178,3 +178,15 @@ def test_real_bank_meets_minimums() -> None:
     for exam, counts in b.coverage().items():
         assert len(counts) == (15 if exam == "mls-c01" else 12)
         assert min(counts.values()) >= 5, (exam, counts)
+
+
+@pytest.mark.skipif(len(REAL_FILES) < 4, reason="the real bank is not complete yet")
+@pytest.mark.parametrize("exam", ["mls-c01", "mla-c01"])
+def test_real_bank_supports_a_full_exam_draw(exam: str) -> None:
+    from mllab.study.exam import allocate, draw_exam
+
+    b = load_bank(REAL_DIR)
+    qs, note = draw_exam(b, exam, seed=1)
+    assert len(qs) == 65 and note == ""
+    counts = {d: sum(1 for q in qs if q.domain(exam) == d) for d in range(1, 5)}
+    assert counts == allocate(65, bank_mod.WEIGHTS[exam])

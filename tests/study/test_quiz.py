@@ -142,3 +142,18 @@ def test_notebook_quiz_widget_single_and_multi(gen_bank: Path) -> None:
     assert [(a["qid"], a["correct"]) for a in attempts] == [(single.id, True), (multi.id, False)]
     assert "Score: 1/2" in box.children[-1].value
     assert Store().card(multi.id) is not None
+
+
+def test_interactive_invalid_line_re_asks(gen_bank: Path) -> None:
+    from mllab.study.quiz import run_quiz
+
+    q = load_bank().get("d1-001")
+    lines = iter(["", "Z", "maybe", q.answer[0].lower()])
+    printed: list[str] = []
+    res = run_quiz(
+        [q], lambda: next(lines, None), printed.append, interactive=True, clock=FakeClock(T0)
+    )
+    text = "\n".join(printed)
+    assert text.count("Try again.") == 3
+    assert res.correct == 1 and printed[-1] == "Score: 1/1"
+    assert len(Store().attempts()) == 1

@@ -189,7 +189,9 @@ def audit_widget(
 ) -> Any:
     """The knowledge audit as a form (lab 00): a 1-5 slider per task statement and a Save button.
 
-    Saving stores the audit and draws the weighted gap chart below the form.
+    Saving stores the audit and draws the weighted gap chart below the form; the "Diagnostic
+    quiz" button opens an optional 10-question :func:`quiz` for the same exam (its answers
+    feed the plan's gaps through the stored results).
 
     Args:
         exam: ``mls-c01`` or ``mla-c01``.
@@ -240,7 +242,21 @@ def audit_widget(
                 pass
 
     save.on_click(on_save)
-    box = w.VBox(rows + [save, status, out])
+    diag = w.Button(description="Diagnostic quiz (10)")
+    diag_out = w.Output()
+
+    def on_diag(_b: Any) -> None:
+        diag_out.clear_output()
+        with diag_out:
+            try:
+                from IPython.display import display
+
+                display(quiz(10, exam=exam, store=st, now=clock))
+            except ImportError:  # pragma: no cover
+                pass
+
+    diag.on_click(on_diag)
+    box = w.VBox(rows + [w.HBox([save, diag]), status, out, diag_out])
     box.sliders = sliders  # type: ignore[attr-defined]
     box.save = save  # type: ignore[attr-defined]
     box.status = status  # type: ignore[attr-defined]
