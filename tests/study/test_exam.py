@@ -322,3 +322,20 @@ def test_killed_process_then_resume(gen_bank: Path, mllab_home: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "Resuming exam #1 (MLS-C01): 12/65 answered" in res.output
     assert "Correct: 12/65" in res.output
+
+
+def test_coach_offer_passes_other_commands_through(gen_bank: Path) -> None:
+    qs = _draw("mls-c01", 6)
+    # Q1 answered after 200 s -> offer; the next line is Q2's answer, not y/n: it still counts
+    cmds = ["".join(qs[0].answer), "".join(qs[1].answer), "q"]
+    res = CliRunner().invoke(
+        exam_cmd,
+        ["--exam", "mls-c01", "--seed", "6"],
+        input="\n".join(cmds) + "\n",
+        obj={"clock": FakeClock(T0, steps=[200, 10, 10])},
+    )
+    assert res.exit_code == 0, res.output
+    assert "Pace coach: question 1 was on screen 3:20" in res.output
+    state = Store().latest_open_exam()["state"]  # type: ignore[index]
+    assert state["flags"] == []
+    assert state["answers"] == {"0": "".join(qs[0].answer), "1": "".join(qs[1].answer)}

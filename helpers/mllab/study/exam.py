@@ -8,7 +8,8 @@ it, and the projected finish time is shown from the pace so far. The state is sa
 command, so an interrupted exam continues with ``--resume`` (time spent away does not count).
 
 Clock contract (for tests): the clock is read once when a session starts or resumes and once
-after every input line.
+after every input line. The pace coach's offer reads one extra line: ``y`` flags, blank or
+``n`` declines, anything else declines and runs as the next command.
 
 The scaled score is an ESTIMATE. AWS scores 50 of the 65 questions on a 100-1000 scale with
 unpublished equating; here percent correct over all questions is mapped linearly in two pieces:
@@ -725,18 +726,24 @@ def run_exam(
     now = datetime.fromtimestamp(float(session.state["last_tick"])).astimezone()
     write(HELP)
     write(session.screen(now))
+    pending: str | None = None
     while True:
-        if wait_for_input is not None and session.current not in session.state["warned"]:
-            left = COACH_SECONDS - session.on_screen(clock())
-            if left > 0 and not wait_for_input(left):
-                session.state["warned"].append(session.current)
-                write(
-                    f"Pace coach: question {session.current + 1} has been on screen three minutes. "
-                    "Type f to flag it and n to move on (flagged questions come back with r)."
-                )
-        line = read_line()
-        now = clock()
-        session.tick(now)
+        if pending is not None:
+            line: str | None = pending
+            pending = None
+        else:
+            if wait_for_input is not None and session.current not in session.state["warned"]:
+                left = COACH_SECONDS - session.on_screen(clock())
+                if left > 0 and not wait_for_input(left):
+                    session.state["warned"].append(session.current)
+                    write(
+                        f"Pace coach: question {session.current + 1} has been on screen three "
+                        "minutes. Type f to flag it and n to move on (flagged questions come back "
+                        "with r)."
+                    )
+            line = read_line()
+            now = clock()
+            session.tick(now)
         if line is None:
             session.save(now)
             write(f"Input ended: exam #{session.exam_id} saved. Continue with: mllab exam --resume")
@@ -762,13 +769,16 @@ def run_exam(
                     f"Input ended: exam #{session.exam_id} saved. Continue with: mllab exam --resume"
                 )
                 return "eof"
-            if reply.strip().lower() in ("y", "yes"):
+            answer = reply.strip().lower()
+            if answer in ("y", "yes"):
                 if idx not in session.flags:
                     session.toggle_flag(idx)
                 write(f"Question {idx + 1} flagged.")
                 if line.strip().lower() in ("f", "flag"):
                     session.save(now)
                     continue
+            elif answer not in ("", "n", "no"):
+                pending = reply  # not a reply to the offer: run it as the next command
         msgs, outcome = session.handle(line, now)
         session.save(now)
         for m in msgs:
