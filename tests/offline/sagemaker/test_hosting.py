@@ -249,3 +249,54 @@ def test_delete_endpoint_drops_the_model(lab: Any) -> None:
         lab.client("sagemaker-runtime").invoke_endpoint(
             EndpointName="ep", Body=b"1,2,3,4", ContentType="text/csv"
         )
+
+
+# --------------------------------------------------------------------------- a fast stand-in algorithm
+FAKE_IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fake-linear:1"
+
+
+class LinearAlgo:
+    """A tiny built-in-algorithm stand-in: score = w . x, weights in ``weights.json``."""
+
+    @staticmethod
+    def load(model_dir: Any) -> dict[str, Any]:
+        from pathlib import Path
+
+        return json.loads((Path(model_dir) / "weights.json").read_text())
+
+    @staticmethod
+    def predict(
+        model: dict[str, Any], body: bytes, content_type: str, accept: str
+    ) -> tuple[bytes, str]:
+        from mllab.offline.sagemaker.contract import ClientError as AlgoClientError
+
+        if content_type.split(";")[0] != "text/csv":
+            raise AlgoClientError(f"Content type {content_type} is not supported; use text/csv")
+        if model.get("block") is not None:
+            model["block"].wait(5)
+        try:
+            rows = [[float(v) for v in ln.split(",")] for ln in body.decode().strip().splitlines()]
+        except ValueError as err:
+            raise AlgoClientError(f"Unable to parse the CSV body: {err}") from None
+        scores = [sum(w * x for w, x in zip(model["w"], r, strict=False)) for r in rows]
+        if accept.startswith("application/json"):
+            return json.dumps(
+                {"predictions": [{"score": s} for s in scores]}
+            ).encode(), "application/json"
+        return "\n".join(repr(s) for s in scores).encode(), "text/csv"
+
+
+def upload_linear(lab: Any, key: str, w: list[float]) -> str:
+    lab.client("s3").put_object(
+        Bucket=lab.bucket, Key=key, Body=_tar({"weights.json": json.dumps({"w": w}).encode()})
+    )
+    return f"s3://{lab.bucket}/{key}"
+
+
+@pytest.fixture
+def fake_algo() -> Any:
+    from mllab.offline.sagemaker import hosting
+
+    remove = hosting.register_algorithm("fake-linear", LinearAlgo)
+    yield LinearAlgo
+    remove()

@@ -91,7 +91,7 @@ def put_metrics(
     try:
         from moto.cloudwatch.models import cloudwatch_backends
 
-        now = dt.datetime.now(dt.UTC)
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # moto compares naive UTC
         dims = [
             {"Name": "EndpointName", "Value": endpoint},
             {"Name": "VariantName", "Value": variant},
