@@ -510,9 +510,24 @@ def load_table(
         ClientError: as :func:`read_csv` / :func:`read_recordio`, or a missing label.
     """
     if media == CSV:
-        label_size = int(params.get("label_size", default_label_size))
+        try:
+            label_size = int(params.get("label_size", default_label_size))
+        except ValueError:
+            raise ClientError(f"Channel '{channel}': label_size must be an integer.") from None
         expect = None if feature_dim is None else feature_dim + label_size
-        data = read_csv(env, channel, expect_columns=expect)
+        try:
+            data = read_csv(env, channel, expect_columns=expect)
+        except ClientError as e:
+            if (
+                "label_size" not in params
+                and expect is not None
+                and f"has {feature_dim} columns" in str(e)
+            ):
+                raise ClientError(
+                    f"{e} The data has exactly feature_dim columns but ContentType 'text/csv' means one "
+                    "label column: for unlabelled data set ContentType 'text/csv;label_size=0'."
+                ) from None
+            raise
         if label_size:
             X, y = data[:, label_size:], data[:, 0]
         else:
