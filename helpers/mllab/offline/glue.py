@@ -645,3 +645,463 @@ def _crawl(
                 log.append(f"[{prefix}] INFO : Deprecated table {name}: its data is gone")
         else:
             log.append(f"[{prefix}] WARN : Table {name}'s data is gone; DeleteBehavior LOG: kept")
+
+
+# =========================================================================== jobs
+#
+# A ``pythonshell`` job runs its script for real in a subprocess (``sys.executable``, a
+# temporary working folder, the job's arguments as ``sys.argv``: ``--JOB_NAME <name>
+# --JOB_RUN_ID <id>`` then ``DefaultArguments`` overridden by the run's ``Arguments``).
+# A stand-in ``awsglue/utils.py`` implementing only ``getResolvedOptions`` (and
+# ``GlueArgumentError``) is put on the subprocess's path; nothing else of ``awsglue``
+# exists offline.
+#
+# boto3 inside the script reaches the offline backend through a bridge: a botocore
+# ``before-call`` handler in the subprocess sends each call (service, operation,
+# parameters) over a local authenticated socket to the lab process, which makes the same
+# call on the lab's session -- so the job's calls pass the cost guard and the offline data
+# plane (an Athena query from a job really runs) -- and hands back the answer or the AWS
+# error. No request leaves the machine: the subprocess's endpoint is an unroutable local
+# address. Timeout (minutes) is enforced on the lab clock (``mllab.offline.clock``), so
+# ``clock.advance(...)`` makes a long job time out at once.
+
+JOB_LOG_GROUP = "/aws-glue/python-jobs"
+
+_BOOTSTRAP = r"""
+import os, sys, io, pickle, runpy, threading
+from multiprocessing.connection import Client
+
+_conn = Client((os.environ["MLLAB_BRIDGE_HOST"], int(os.environ["MLLAB_BRIDGE_PORT"])),
+               authkey=bytes.fromhex(os.environ.pop("MLLAB_BRIDGE_KEY")))
+_lock = threading.Lock()
+
+
+def _plain(v):
+    if hasattr(v, "read") and not isinstance(v, (bytes, bytearray, str)):
+        try:
+            pos = v.tell()
+        except Exception:
+            pos = None
+        data = v.read()
+        if pos is not None:
+            try:
+                v.seek(pos)
+            except Exception:
+                pass
+        return data.encode() if isinstance(data, str) else data
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _stash(params, context, **kw):
+    if context is not None:
+        context["mllab_bridge_params"] = _plain(dict(params))
+
+
+class _Http:
+    def __init__(self, status):
+        self.status_code = status
+        self.headers = {}
+        self.content = b""
+        self.raw = None
+
+
+def _forward(model, context, **kw):
+    from botocore.response import StreamingBody
+
+    params = (context or {}).get("mllab_bridge_params", {})
+    msg = (model.service_model.service_name, model.name, params, (context or {}).get("client_region"))
+    with _lock:
+        _conn.send(msg)
+        kind, payload = _conn.recv()
+    if kind == "exc":
+        raise RuntimeError(payload)
+    status, parsed = payload
+
+    def revive(v):
+        if isinstance(v, dict) and "__mllab_stream__" in v:
+            data = v["__mllab_stream__"]
+            return StreamingBody(io.BytesIO(data), len(data))
+        if isinstance(v, dict):
+            return {k: revive(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [revive(x) for x in v]
+        return v
+
+    return _Http(status), revive(parsed)
+
+
+from botocore.handlers import BUILTIN_HANDLERS
+BUILTIN_HANDLERS.insert(0, ("before-parameter-build", _stash))
+BUILTIN_HANDLERS.append(("before-call", _forward))
+
+script = sys.argv[1]
+sys.argv = [script] + sys.argv[2:]
+sys.path.insert(0, os.path.dirname(os.path.abspath(script)))
+runpy.run_path(script, run_name="__main__")
+"""
+
+_AWSGLUE_UTILS = r'''
+"""Offline stand-in for awsglue.utils: only getResolvedOptions (mllab, lab 01)."""
+
+
+class GlueArgumentError(Exception):
+    pass
+
+
+def getResolvedOptions(args, options):
+    """Return {option: value} for each ``--option value`` (or ``--option=value``) in args."""
+    found = {}
+    i = 0
+    args = list(args)
+    while i < len(args):
+        a = args[i]
+        if a.startswith("--"):
+            key, eq, val = a[2:].partition("=")
+            if not eq:
+                val = args[i + 1] if i + 1 < len(args) else ""
+                i += 1
+            found[key] = val
+        i += 1
+    missing = [o for o in options if o not in found]
+    if missing:
+        raise GlueArgumentError(
+            "the following arguments are required: " + ", ".join("--" + m for m in missing)
+        )
+    return {o: found[o] for o in options}
+'''
+
+
+@dataclass
+class JobRun:
+    """The offline state of one job run (kept on moto's FakeJob)."""
+
+    id: str
+    job_name: str
+    arguments: dict[str, str]
+    timeout: int
+    max_capacity: float
+    glue_version: str
+    started: dt.datetime
+    state: str = "STARTING"
+    error: str | None = None
+    completed: dt.datetime | None = None
+    execution_time: int = 0
+    proc: Any = None
+    stop: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "Id": self.id,
+            "Attempt": 0,
+            "JobName": self.job_name,
+            "JobMode": "SCRIPT",
+            "StartedOn": self.started,
+            "LastModifiedOn": self.completed or self.started,
+            "JobRunState": self.state,
+            "Arguments": dict(self.arguments),
+            "PredecessorRuns": [],
+            "ExecutionTime": self.execution_time,
+            "Timeout": self.timeout,
+            "MaxCapacity": self.max_capacity,
+            "LogGroupName": JOB_LOG_GROUP,
+            "GlueVersion": self.glue_version,
+        }
+        if self.completed:
+            out["CompletedOn"] = self.completed
+        if self.error:
+            out["ErrorMessage"] = self.error
+        return out
+
+
+def _fake_job(call: OfflineCall, name: str) -> Any:
+    from mllab.offline.athena.catalog import glue_backend
+
+    job = glue_backend(call.account_id, call.region).jobs.get(name)
+    if job is None:
+        raise AwsError("EntityNotFoundException", f"Job with name: {name} not found")
+    return job
+
+
+def _runs(job: Any) -> list[JobRun]:
+    runs = getattr(job, "_mllab_runs", None)
+    if runs is None:
+        runs = []
+        job._mllab_runs = runs
+    return runs
+
+
+@handles("glue", "StartJobRun")
+def start_job_run(call: OfflineCall) -> dict[str, Any]:
+    """Start a job run (Glue bills DPU-hours: Python shell 0.0625 or 1 DPU, 1-minute minimum)."""
+    p = call.params
+    name = str(p.get("JobName"))
+    job = _fake_job(call, name)
+    runs = _runs(job)
+    active = [r for r in runs if r.state in ("STARTING", "RUNNING", "STOPPING")]
+    if len(active) >= int((job.execution_property or {}).get("MaxConcurrentRuns", 1)):
+        raise AwsError("ConcurrentRunsExceededException", f"Concurrent runs exceeded for {name}")
+    args = dict(job.default_arguments or {})
+    args.update(p.get("Arguments") or {})
+    args.update(job.non_overridable_arguments or {})
+    command = job.command or {}
+    kind = str(command.get("Name", "glueetl"))
+    default_cap = 0.0625 if kind == "pythonshell" else 10.0
+    run = JobRun(
+        id="jr_" + uuid.uuid4().hex + uuid.uuid4().hex,
+        job_name=name,
+        arguments=args,
+        timeout=int(p.get("Timeout") or job.timeout or 2880),
+        max_capacity=float(p.get("MaxCapacity") or job.max_capacity or default_cap),
+        glue_version=str(job.glue_version or ("3.0" if kind == "pythonshell" else "4.0")),
+        started=_now(),
+    )
+    runs.append(run)
+    threading.Thread(
+        target=_job_thread,
+        args=(run, dict(command), call.account_id, call.region, call.session),
+        name=f"mllab-gluejob-{name}",
+        daemon=True,
+    ).start()
+    return {"JobRunId": run.id}
+
+
+@handles("glue", "GetJobRun")
+def get_job_run(call: OfflineCall) -> dict[str, Any]:
+    """Describe a job run: state, ErrorMessage, ExecutionTime."""
+    job = _fake_job(call, str(call.params.get("JobName")))
+    rid = str(call.params.get("RunId"))
+    for r in _runs(job):
+        if r.id == rid:
+            return {"JobRun": r.describe()}
+    raise AwsError("EntityNotFoundException", f"Job run {rid} not found")
+
+
+@handles("glue", "GetJobRuns")
+def get_job_runs(call: OfflineCall) -> dict[str, Any]:
+    """List a job's runs, newest first."""
+    job = _fake_job(call, str(call.params.get("JobName")))
+    return {"JobRuns": [r.describe() for r in reversed(_runs(job))]}
+
+
+@handles("glue", "BatchStopJobRun")
+def batch_stop_job_run(call: OfflineCall) -> dict[str, Any]:
+    """Stop runs: the subprocess is killed; the run ends STOPPED."""
+    job = _fake_job(call, str(call.params.get("JobName")))
+    ok, errors = [], []
+    for rid in call.params.get("JobRunIds") or []:
+        run = next((r for r in _runs(job) if r.id == rid), None)
+        if run is None or run.state not in ("STARTING", "RUNNING"):
+            errors.append(
+                {
+                    "JobName": job.name,
+                    "JobRunId": rid,
+                    "ErrorDetail": {
+                        "ErrorCode": "InvalidInputException",
+                        "ErrorMessage": "Job run is not running",
+                    },
+                }
+            )
+            continue
+        run.stop = True
+        run.state = "STOPPING"
+        ok.append({"JobName": job.name, "JobRunId": rid})
+    return {"SuccessfulSubmissions": ok, "Errors": errors}
+
+
+def _serve_bridge(listener: Any, session: Any, done: threading.Event) -> None:
+    """Answer the job subprocess's AWS calls on the lab's session."""
+    from botocore.exceptions import ClientError
+    from botocore.response import StreamingBody
+
+    try:
+        conn = listener.accept()
+    except Exception:  # noqa: BLE001 - the job never connected (closed listener)
+        return
+    clients: dict[tuple[str, str | None], Any] = {}
+
+    def plain(v: Any) -> Any:
+        if isinstance(v, StreamingBody):
+            return {"__mllab_stream__": v.read()}
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [plain(x) for x in v]
+        return v
+
+    with conn:
+        while not done.is_set():
+            try:
+                if not conn.poll(0.1):
+                    continue
+                service, op, params, region = conn.recv()
+            except (EOFError, OSError):
+                return
+            try:
+                key = (service, region)
+                if key not in clients:
+                    clients[key] = session.client(service, region_name=region)
+                parsed = clients[key]._make_api_call(op, params)
+                reply: tuple[str, Any] = ("ok", (200, plain(dict(parsed))))
+            except ClientError as err:
+                status = int(err.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 400)
+                reply = (
+                    "ok",
+                    (
+                        status,
+                        {
+                            "Error": err.response.get("Error", {}),
+                            "ResponseMetadata": {"HTTPStatusCode": status},
+                        },
+                    ),
+                )
+            except Exception as err:  # noqa: BLE001 - e.g. CostGuardError: the script sees it
+                reply = ("exc", f"{type(err).__name__}: {err}")
+            try:
+                conn.send(reply)
+            except (OSError, ValueError):
+                return
+
+
+def _job_thread(
+    run: JobRun, command: dict[str, Any], account_id: str, region: str, session: Any
+) -> None:
+    import os
+    import secrets
+    import subprocess
+    import sys
+    import tempfile
+    from multiprocessing.connection import Listener
+
+    from mllab.offline import clock
+    from mllab.offline.athena.catalog import s3_backend, split_s3
+
+    t0 = clock.now()
+    out_lines: list[str] = []
+    err_lines: list[str] = []
+    try:
+        kind = str(command.get("Name", ""))
+        if kind in ("glueetl", "gluestreaming", "glueray"):
+            raise RuntimeError(
+                f"Command.Name '{kind}' needs Apache Spark and the Glue ETL runtime, which the offline "
+                "backend does not have (no local Spark). Use a Python shell job "
+                "(Command.Name='pythonshell') offline, or run this job on a sandbox account "
+                "(MLLAB_BACKEND=aws)."
+            )
+        if kind != "pythonshell":
+            raise RuntimeError(f"Unknown Command.Name '{kind}': use 'pythonshell' offline")
+        loc = str(command.get("ScriptLocation") or "")
+        try:
+            bucket, key = split_s3(loc)
+            script = s3_backend(account_id).get_object(bucket, key).value
+        except Exception:  # noqa: BLE001 - missing bucket/key
+            raise RuntimeError(
+                f"Script not found in S3: {loc!r} (upload it, then start the run)"
+            ) from None
+        with tempfile.TemporaryDirectory(prefix="mllab-gluejob-") as work:
+            os.makedirs(os.path.join(work, "stub", "awsglue"))
+            with open(os.path.join(work, "stub", "awsglue", "__init__.py"), "w") as fh:
+                fh.write('"""Offline stand-in: only awsglue.utils.getResolvedOptions exists."""\n')
+            with open(os.path.join(work, "stub", "awsglue", "utils.py"), "w") as fh:
+                fh.write(_AWSGLUE_UTILS)
+            with open(os.path.join(work, "bootstrap.py"), "w") as fh:
+                fh.write(_BOOTSTRAP)
+            script_path = os.path.join(work, os.path.basename(key) or "script.py")
+            with open(script_path, "wb") as fh:
+                fh.write(script)
+            authkey = secrets.token_bytes(16)
+            listener = Listener(("127.0.0.1", 0), authkey=authkey)
+            done = threading.Event()
+            server = threading.Thread(
+                target=_serve_bridge, args=(listener, session, done), daemon=True
+            )
+            server.start()
+            env = {
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith("AWS_") and not k.startswith("MLLAB_BRIDGE")
+            }
+            env.update(
+                {
+                    "AWS_ACCESS_KEY_ID": "testing",
+                    "AWS_SECRET_ACCESS_KEY": "testing",
+                    "AWS_SESSION_TOKEN": "testing",
+                    "AWS_DEFAULT_REGION": region,
+                    "AWS_REGION": region,
+                    "AWS_CONFIG_FILE": os.devnull,
+                    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                    "AWS_EC2_METADATA_DISABLED": "true",
+                    "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
+                    "MLLAB_BRIDGE_HOST": "127.0.0.1",
+                    "MLLAB_BRIDGE_PORT": str(listener.address[1]),
+                    "MLLAB_BRIDGE_KEY": authkey.hex(),
+                    "PYTHONPATH": os.pathsep.join(
+                        [os.path.join(work, "stub")]
+                        + [p for p in sys.path if p and os.path.isdir(p)]
+                    ),
+                    "PYTHONUNBUFFERED": "1",
+                }
+            )
+            argv = ["--JOB_NAME", run.job_name, "--JOB_RUN_ID", run.id]
+            for k, v in run.arguments.items():
+                argv += [k if k.startswith("--") else f"--{k}", str(v)]
+            with (
+                open(os.path.join(work, "stdout"), "wb") as so,
+                open(os.path.join(work, "stderr"), "wb") as se,
+            ):
+                proc = subprocess.Popen(
+                    [sys.executable, os.path.join(work, "bootstrap.py"), script_path, *argv],
+                    cwd=work,
+                    env=env,
+                    stdout=so,
+                    stderr=se,
+                    stdin=subprocess.DEVNULL,
+                )
+                run.proc = proc
+                if run.state == "STARTING":
+                    run.state = "RUNNING"
+                timed_out = False
+                while proc.poll() is None:
+                    if run.stop:
+                        proc.kill()
+                        break
+                    if clock.now() - t0 >= run.timeout * 60:
+                        proc.kill()
+                        timed_out = True
+                        break
+                    time.sleep(0.05)
+                proc.wait()
+            done.set()
+            listener.close()
+            with open(os.path.join(work, "stdout"), encoding="utf-8", errors="replace") as fh:
+                out_lines = fh.read().splitlines()
+            with open(os.path.join(work, "stderr"), encoding="utf-8", errors="replace") as fh:
+                err_lines = fh.read().splitlines()
+            if run.stop:
+                run.state = "STOPPED"
+            elif timed_out:
+                run.state = "TIMEOUT"
+                run.error = f"Job run timed out: it ran longer than the job's Timeout of {run.timeout} minutes"
+            elif proc.returncode != 0:
+                run.state = "FAILED"
+                last = next(
+                    (ln for ln in reversed(err_lines) if ln.strip()), f"exit code {proc.returncode}"
+                )
+                run.error = last.strip()
+            else:
+                run.state = "SUCCEEDED"
+    except Exception as err:  # noqa: BLE001 - the run fails with the reason
+        run.state = "FAILED"
+        run.error = str(err)
+        err_lines.append(str(err))
+    finally:
+        run.execution_time = int(max(0.0, clock.now() - t0))
+        run.completed = _now()
+        try:
+            write_log(account_id, region, JOB_LOG_GROUP + "/output", run.id, out_lines)
+            write_log(account_id, region, JOB_LOG_GROUP + "/error", run.id, err_lines)
+        except Exception:  # noqa: BLE001 - moto stopped under us
+            pass
