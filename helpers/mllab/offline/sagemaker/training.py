@@ -92,6 +92,7 @@ class TrainingRun:
     end_time: dt.datetime | None = None
     last_modified: dt.datetime = field(default_factory=_now)
     final_metrics: dict[str, tuple[float, dt.datetime]] = field(default_factory=dict)
+    metric_history: dict[str, list[float]] = field(default_factory=dict)
     training_seconds: int | None = None
     billable_seconds: int | None = None
     model_uri: str | None = None
@@ -506,6 +507,7 @@ def _log_line(
             continue
         with _LOCK:
             run.final_metrics[name] = (value, _now())
+            run.metric_history.setdefault(name, []).append(value)
 
 
 def _channels(run: TrainingRun) -> dict[str, dict[str, Any]]:
