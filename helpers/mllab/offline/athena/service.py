@@ -395,3 +395,40 @@ def _run(ex: Execution, query: str, account_id: str, region: str) -> None:
         ex.planning_ms = min(ex.engine_ms, 1)
         ex.completed = dt.datetime.now(dt.UTC)
         ex.ctx = None
+
+
+@handles("athena", "UpdateWorkGroup")
+def update_work_group(call: OfflineCall) -> dict[str, Any]:
+    """Change a workgroup's configuration (moto lacks UpdateWorkGroup); free."""
+    be = _backend(call.account_id, call.region)
+    name = str(call.params.get("WorkGroup"))
+    wg = be.work_groups.get(name)
+    if wg is None:
+        raise _invalid(f"WorkGroup {name} is not found.")
+    conf = dict(wg.configuration or {})
+    up = call.params.get("ConfigurationUpdates") or {}
+    for key in (
+        "EnforceWorkGroupConfiguration",
+        "PublishCloudWatchMetricsEnabled",
+        "RequesterPaysEnabled",
+        "EngineVersion",
+    ):
+        if key in up:
+            conf[key] = up[key]
+    if "BytesScannedCutoffPerQuery" in up:
+        conf["BytesScannedCutoffPerQuery"] = up["BytesScannedCutoffPerQuery"]
+    if up.get("RemoveBytesScannedCutoffPerQuery"):
+        conf.pop("BytesScannedCutoffPerQuery", None)
+    rc_up = up.get("ResultConfigurationUpdates") or {}
+    rc = dict(conf.get("ResultConfiguration") or {})
+    if "OutputLocation" in rc_up:
+        rc["OutputLocation"] = rc_up["OutputLocation"]
+    if rc_up.get("RemoveOutputLocation"):
+        rc.pop("OutputLocation", None)
+    conf["ResultConfiguration"] = rc
+    wg.configuration = conf
+    if "Description" in call.params:
+        wg.description = call.params["Description"]
+    if "State" in call.params:
+        wg.state = call.params["State"]
+    return {}
