@@ -270,12 +270,17 @@ class LinearAlgo:
     ) -> tuple[bytes, str]:
         from mllab.offline.sagemaker.contract import ClientError as AlgoClientError
 
-        if content_type.split(";")[0] != "text/csv":
+        ct = content_type.split(";")[0]
+        if ct not in ("text/csv", "application/jsonlines"):
             raise AlgoClientError(f"Content type {content_type} is not supported; use text/csv")
         if model.get("block") is not None:
             model["block"].wait(5)
         try:
-            rows = [[float(v) for v in ln.split(",")] for ln in body.decode().strip().splitlines()]
+            lines = body.decode().strip().splitlines()
+            if ct == "application/jsonlines":
+                rows = [[float(v) for v in json.loads(ln)] for ln in lines]
+            else:
+                rows = [[float(v) for v in ln.split(",")] for ln in lines]
         except ValueError as err:
             raise AlgoClientError(f"Unable to parse the CSV body: {err}") from None
         scores = [sum(w * x for w, x in zip(model["w"], r, strict=False)) for r in rows]
