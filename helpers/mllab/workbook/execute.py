@@ -1,0 +1,212 @@
+"""Run a lab notebook headless in a fresh kernel (``mllab run`` and the notebook tests).
+
+:func:`execute` runs every cell with nbclient in a new ``python3`` kernel whose
+``$MLLAB_HOME`` is the folder you give (so the ledger and study records of the run are
+isolated), stops at the first error, and returns what each cell did: its time, its
+``PASS``/``MISS`` lines, and the error if any.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+
+from mllab.checks.core import parse_results
+from mllab.workbook.notebook import is_stub_cell, read
+
+
+@dataclass
+class CellRun:
+    """What one executed cell did.
+
+    Attributes:
+        index: position in the notebook (0-based).
+        source: the cell's source.
+        seconds: execution time (0 when it did not run).
+        text: its text output (streams and ``text/plain`` of displays and results).
+        results: ``(verdict, key, detail)`` per PASS/MISS line printed.
+        error: ``(ename, evalue, traceback text)`` when it raised.
+        stub: the cell holds a learner stub.
+    """
+
+    index: int
+    source: str
+    seconds: float = 0.0
+    text: str = ""
+    results: list[tuple[str, str, str]] = field(default_factory=list)
+    error: tuple[str, str, str] | None = None
+    stub: bool = False
+
+
+@dataclass
+class NotebookRun:
+    """The outcome of :func:`execute`.
+
+    Attributes:
+        path: the notebook run.
+        cells: the code cells that ran, in order (the last one is the failing one, if any).
+        seconds: wall time of the whole run, kernel start included.
+        nb: the executed notebook (with outputs).
+        home: the ``$MLLAB_HOME`` of the run.
+    """
+
+    path: Path
+    cells: list[CellRun]
+    seconds: float
+    nb: nbformat.NotebookNode
+    home: Path
+
+    @property
+    def error(self) -> CellRun | None:
+        """The first cell that raised, or None."""
+        return next((c for c in self.cells if c.error), None)
+
+    @property
+    def results(self) -> list[tuple[str, str, str]]:
+        """Every PASS/MISS line, in order (a MISS from the failing cell included)."""
+        return [r for c in self.cells for r in c.results]
+
+    def describe_error(self) -> str:
+        """A readable account of the failing cell: its source and the error."""
+        c = self.error
+        if c is None:
+            return "no error"
+        assert c.error is not None
+        ename, evalue, tb = c.error
+        return (
+            f"{self.path.name}: code cell {c.index + 1} raised {ename}: {evalue}\n"
+            f"--- cell source ---\n{c.source}\n--- traceback ---\n{tb}"
+        )
+
+
+def _strip_ansi(text: str) -> str:
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
+
+
+def _cell_text(cell: Any) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            parts.append(out.get("text", ""))
+        elif out.get("output_type") in ("display_data", "execute_result"):
+            parts.append(str(out.get("data", {}).get("text/plain", "")) + "\n")
+    return "".join(parts)
+
+
+def _cell_error(cell: Any) -> tuple[str, str, str] | None:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            tb = _strip_ansi("\n".join(out.get("traceback", [])))
+            return str(out.get("ename", "")), str(out.get("evalue", "")), tb
+    return None
+
+
+def _seconds(cell: Any) -> float:
+    ex = cell.get("metadata", {}).get("execution", {})
+    a, b = ex.get("iopub.execute_input"), ex.get("shell.execute_reply")
+    if not a or not b:
+        return 0.0
+    try:
+        ta = dt.datetime.fromisoformat(a.replace("Z", "+00:00"))
+        tb = dt.datetime.fromisoformat(b.replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    return max(0.0, (tb - ta).total_seconds())
+
+
+def kernel_env(home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Return the environment of a lab kernel: this one's, with ``$MLLAB_HOME`` set.
+
+    The backend stays what ``$MLLAB_BACKEND`` says (offline unless set).
+
+    Args:
+        home: the run's ``$MLLAB_HOME``.
+        extra: more variables.
+
+    Returns:
+        The environment.
+    """
+    env = dict(os.environ)
+    env["MLLAB_HOME"] = str(home)
+    env.setdefault("MLLAB_BACKEND", "offline")
+    env["PYDEVD_DISABLE_FILE_VALIDATION"] = "1"
+    env.pop("JPY_PARENT_PID", None)
+    env.update(extra or {})
+    return env
+
+
+def execute(
+    path: Path | str,
+    *,
+    home: Path | str,
+    cwd: Path | str | None = None,
+    timeout: float = 600.0,
+    env: dict[str, str] | None = None,
+    nb: nbformat.NotebookNode | None = None,
+) -> NotebookRun:
+    """Run a notebook top to bottom in a fresh kernel, stopping at the first error.
+
+    Args:
+        path: the notebook (used for its name, and read unless ``nb`` is given).
+        home: ``$MLLAB_HOME`` for the kernel (the ledger of this run lands there).
+        cwd: the kernel's working folder (default: ``home``).
+        timeout: seconds allowed per cell.
+        env: extra environment variables for the kernel.
+        nb: the notebook, when already read or changed.
+
+    Returns:
+        The :class:`NotebookRun`. Costs what the lab's cells cost (nothing offline).
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+    path = Path(path)
+    home = Path(home)
+    home.mkdir(parents=True, exist_ok=True)
+    work = Path(cwd) if cwd else home
+    nb = nb if nb is not None else read(path)
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=False,
+        record_timing=True,
+        resources={"metadata": {"path": str(work)}},
+    )
+    started = time.monotonic()
+    stopped: Exception | None = None
+    try:
+        client.execute(env=kernel_env(home, env), cwd=str(work))
+    except (CellExecutionError, CellTimeoutError) as err:
+        stopped = err
+    seconds = time.monotonic() - started
+    cells: list[CellRun] = []
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        ran = cell.get("execution_count") is not None or bool(cell.get("outputs"))
+        if not ran and "execution" not in cell.get("metadata", {}):
+            continue
+        text = _cell_text(cell)
+        err = _cell_error(cell)
+        results = parse_results(text)
+        cells.append(
+            CellRun(i, cell.source, _seconds(cell), text, results, err, is_stub_cell(cell.source))
+        )
+        if err:
+            break
+    if stopped is not None and not any(c.error for c in cells):
+        # a timeout (or a dead kernel) leaves no error output: blame the last cell that started
+        last = cells[-1] if cells else CellRun(-1, "")
+        last.error = (type(stopped).__name__, str(stopped).splitlines()[0][:300], str(stopped))
+        if not cells:
+            cells.append(last)
+    return NotebookRun(path, cells, seconds, nb, home)
