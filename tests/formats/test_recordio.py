@@ -8,6 +8,7 @@ import struct
 import numpy as np
 import pytest
 import scipy.sparse as sp
+
 from mllab.formats import recordio
 
 

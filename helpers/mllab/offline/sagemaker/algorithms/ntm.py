@@ -1,0 +1,82 @@
+"""Neural Topic Model (the ``ntm`` image), introduced in lab 03: word counts as CSV or recordIO-protobuf; GPU to train.
+
+Validated offline but not trained: see :mod:`mllab.offline.sagemaker.algorithms._validated_only`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from mllab.offline.sagemaker.algorithms._common import HP, aialgs_metric
+from mllab.offline.sagemaker.algorithms._validated_only import ValidatedOnly
+from mllab.offline.sagemaker.contract import TrainingEnv
+
+NAME = "ntm"
+
+HYPERPARAMETERS: list[HP] = [
+    HP("feature_dim", "int", required=True, lo=1, hi=1000000),
+    HP("num_topics", "int", required=True, lo=2, hi=1000),
+    HP("epochs", "int", lo=1),
+    HP("mini_batch_size", "int", lo=1, hi=10000),
+    HP("learning_rate", "float", lo=1e-6, hi=1.0),
+    HP("optimizer", "cat", choices=["sgd", "adam", "adagrad", "adadelta", "rmsprop"]),
+    HP("encoder_layers_activation", "cat", choices=["sigmoid", "tanh", "relu"]),
+]
+
+_TAGS: dict[str, str] = {"validation:total_loss": "loss", "test:total_loss": "loss"}
+METRIC_DEFINITIONS = [
+    aialgs_metric(m, _TAGS.get(m, "score")) for m in ["validation:total_loss", "test:total_loss"]
+]
+
+_ALGO = ValidatedOnly(
+    NAME,
+    HYPERPARAMETERS,
+    required_channels=("train",),
+    optional_channels=("validation", "test", "auxiliary"),
+    content_types={
+        "*": ["application/x-recordio-protobuf", "text/csv"],
+        "auxiliary": ["text/plain"],
+    },
+    metrics=METRIC_DEFINITIONS,
+)
+
+
+def validate(hyperparameters: dict[str, str], channels: dict[str, dict]) -> None:
+    """Reject an invalid job as AWS does (channels, ContentType, required hyperparameters).
+
+    Args:
+        hyperparameters: the job's HyperParameters.
+        channels: channel name -> InputDataConfig entry.
+    """
+    _ALGO.validate(hyperparameters, channels)
+
+
+def train(env: TrainingEnv) -> None:
+    """Validate, then fail with an AlgorithmError: not trained offline.
+
+    Args:
+        env: the job's tree.
+    """
+    _ALGO.train(env)
+
+
+def load(model_dir: Path) -> Any:
+    """Not hosted offline (raises ClientError).
+
+    Args:
+        model_dir: the artifact folder.
+    """
+    return _ALGO.load(model_dir)
+
+
+def predict(model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+    """Not hosted offline (raises ClientError).
+
+    Args:
+        model: unused.
+        body: unused.
+        content_type: unused.
+        accept: unused.
+    """
+    return _ALGO.predict(model, body, content_type, accept)
