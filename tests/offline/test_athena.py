@@ -374,3 +374,33 @@ def test_named_query_and_ledger_cost(lab: Any, sales: Any) -> None:
     assert qe["Status"]["State"] == "SUCCEEDED"
     row = lab.ledger.latest_for(qe["QueryExecutionId"], run=lab.run_id)
     assert row is not None and row.actual_usd is not None and row.actual_usd > 0
+
+
+def test_large_objects_on_disk_read_correctly(lab: Any) -> None:
+    """moto keeps objects over ~5 MB in temporary files: they are read in place, correctly."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(1)
+    n = 800_000
+    tbl = pa.table(
+        {"k": rng.integers(0, 5, n), "x": rng.standard_normal(n), "s": rng.choice(["a", "b"], n)}
+    )
+    buf = io.BytesIO()
+    pq.write_table(tbl, buf)
+    assert buf.tell() > 6_000_000
+    lab.client("s3").put_object(Bucket=lab.bucket, Key="big/t/p.parquet", Body=buf.getvalue())
+    lab.client("glue").create_database(DatabaseInput={"Name": "lake"})
+    assert (
+        run(
+            lab,
+            f"CREATE EXTERNAL TABLE t (k bigint, x double, s string) STORED AS PARQUET LOCATION 's3://{lab.bucket}/big/t/'",
+        )["Status"]["State"]
+        == "SUCCEEDED"
+    )
+    qe = run(lab, "SELECT s, count(*) FROM t GROUP BY s ORDER BY s")
+    df = tbl.to_pandas()
+    assert rows(lab, qe["QueryExecutionId"])[1:] == [
+        [s, str(c)] for s, c in df.groupby("s").size().items()
+    ]

@@ -150,6 +150,7 @@ class LocalFiles:
 
     def __init__(self) -> None:
         self._fds: list[int] = []
+        self._paths: dict[tuple[str, str, str], str] = {}
 
     @classmethod
     def cache_dir(cls) -> str:
@@ -159,7 +160,13 @@ class LocalFiles:
             return cls._cache_dir
 
     def path(self, obj: S3Object) -> str:
-        """Return a local path holding ``obj``'s bytes."""
+        """Return a local path holding ``obj``'s bytes (the same path for the same object)."""
+        ident = (obj.bucket, obj.key, obj.etag)
+        if ident not in self._paths:
+            self._paths[ident] = self._open(obj)
+        return self._paths[ident]
+
+    def _open(self, obj: S3Object) -> str:
         buf = getattr(obj.fake, "_value_buffer", None)
         if buf is not None and getattr(buf, "_rolled", False) and os.path.isdir("/proc/self/fd"):
             try:
@@ -186,6 +193,7 @@ class LocalFiles:
             except OSError:
                 pass
         self._fds.clear()
+        self._paths.clear()
 
     def __enter__(self) -> LocalFiles:
         return self
