@@ -104,6 +104,7 @@ def _fields(buf: bytes | memoryview) -> Iterator[tuple[int, int, Any]]:
     """Yield (field number, wire type, value) for each field of one message."""
     pos = 0
     n = len(buf)
+    value: Any
     while pos < n:
         key, pos = _read_varint(buf, pos)
         field, wire = key >> 3, key & 7

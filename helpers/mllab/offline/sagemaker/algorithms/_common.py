@@ -217,14 +217,14 @@ def validate_hyperparameters(
     for name, raw in given.items():
         if name in PLATFORM_HYPERPARAMETERS:
             continue
-        hp = by_name.get(name)
-        if hp is None:
+        found = by_name.get(name)
+        if found is None:
             if dialect == "toolkit":
                 raise ClientError(f"Extraneous hyperparameter found: {name}")
             raise _fail(
                 dialect, f"Additional hyperparameters are not allowed ('{name}' was unexpected)"
             )
-        canonical[hp.name] = raw
+        canonical[found.name] = raw
     missing = [hp.name for hp in by_name.values() if hp.required and hp.name not in canonical]
     missing = list(dict.fromkeys(missing))
     if missing:

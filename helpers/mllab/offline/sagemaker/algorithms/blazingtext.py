@@ -87,7 +87,7 @@ def validate(hyperparameters: dict[str, str], channels: dict[str, dict]) -> None
 
 
 def _read_lines(env: TrainingEnv, channel: str) -> list[str]:
-    lines = []
+    lines: list[str] = []
     for path in require_files(env, channel):
         lines.extend(
             ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()

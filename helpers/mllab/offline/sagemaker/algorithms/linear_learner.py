@@ -357,6 +357,7 @@ def train(env: TrainingEnv) -> None:
         data[ch] = (X, y)
         fd = X.shape[1] if fd is None else fd
     Xtr, ytr = data["train"]
+    fd = int(Xtr.shape[1])
     rng = np.random.default_rng(seed_of(hps))
     loss = hps["loss"]
     k = int(hps["num_classes"]) if ptype == "multiclass_classifier" else 1

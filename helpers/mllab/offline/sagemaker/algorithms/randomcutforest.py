@@ -214,7 +214,7 @@ def train(env: TrainingEnv) -> None:
     X, _ = load_table(env, "train", media, params, feature_dim=fd, default_label_size=0)
     rng = np.random.default_rng(seed_of(hps))
     n_trees, n_samp = int(hps["num_trees"]), min(int(hps["num_samples_per_tree"]), len(X))
-    parts = {k: [] for k in ("dim", "cut", "left", "right", "size")}
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in ("dim", "cut", "left", "right", "size")}
     offsets = [0]
     for _ in range(n_trees):
         sample = X[rng.choice(len(X), size=n_samp, replace=False)]

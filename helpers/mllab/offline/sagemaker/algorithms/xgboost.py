@@ -441,10 +441,10 @@ def _load_channel(env: TrainingEnv, channel: str, fmt: str, csv_weights: int) ->
                 raise ClientError(f"Failed to load parquet data with exception:\n{e}") from None
         data = pd.concat(frames).to_numpy(dtype=np.float64)
         return xgb.DMatrix(data[:, 1:], label=data[:, 0])
-    X, y = read_recordio(env, channel)
-    if y is None:
+    X, y_opt = read_recordio(env, channel)
+    if y_opt is None:
         raise ClientError(f"Channel '{channel}' has no labels: each record needs label['values'].")
-    return xgb.DMatrix(X, label=y)
+    return xgb.DMatrix(X, label=y_opt)
 
 
 # --------------------------------------------------------------------------- metrics
