@@ -1,0 +1,122 @@
+"""Benchmark: an offline built-in XGBoost training job against xgboost in-process (lab 03).
+
+Trains the same model twice on 100,000 rows x 8 features, 200 rounds:
+
+* ``direct``: ``xgboost.train`` in this process (2 threads, the vCPUs of ml.m5.large);
+* ``offline job``: ``CreateTrainingJob`` with the built-in XGBoost image through an offline
+  lab, from the call to ``Completed`` (upload, subprocess start, CSV parsing, training,
+  model.tar.gz upload, polling).
+
+Prints both times and their ratio (target <= 1.5x) and the phases of the job. A script that
+prints: nothing is asserted. Run: ``python benchmarks/training_xgboost.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+import numpy as np
+
+ROWS, FEATURES, ROUNDS = 100_000, 8, 200
+HPS = {
+    "objective": "binary:logistic",
+    "num_round": str(ROUNDS),
+    "max_depth": "6",
+    "eta": "0.2",
+    "eval_metric": "auc",
+}
+
+
+def _data() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(ROWS, FEATURES)).astype(np.float32)
+    logits = x @ rng.normal(size=FEATURES) + 0.5 * np.sin(3 * x[:, 0])
+    y = (logits + rng.normal(scale=0.5, size=ROWS) > 0).astype(np.float32)
+    return x, y
+
+
+def direct(x: np.ndarray, y: np.ndarray) -> float:
+    """Seconds to train the model in-process (parsing the same CSV bytes included)."""
+    import pandas as pd
+    import xgboost as xgb
+
+    csv = _csv(x, y)
+    t0 = time.perf_counter()
+    frame = pd.read_csv(io.BytesIO(csv), header=None).to_numpy(dtype=np.float32)
+    dtrain = xgb.DMatrix(frame[:, 1:], label=frame[:, 0], nthread=2)
+    params = {k: v for k, v in HPS.items() if k != "num_round"}
+    params.update({"nthread": 2, "max_depth": 6, "eta": 0.2})
+    xgb.train(params, dtrain, num_boost_round=ROUNDS, evals=[(dtrain, "train")], verbose_eval=False)
+    return time.perf_counter() - t0
+
+
+def _csv(x: np.ndarray, y: np.ndarray) -> bytes:
+    buf = io.StringIO()
+    np.savetxt(buf, np.c_[y, x], delimiter=",", fmt="%.6g")
+    return buf.getvalue().encode()
+
+
+def offline_job(x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, float]]:
+    """Seconds from CreateTrainingJob to Completed, and the secondary-status phases."""
+    from sagemaker.core import image_uris
+
+    from mllab import Lab
+
+    lab = Lab("bench-training-xgboost")
+    try:
+        lab.client("s3").put_object(Bucket=lab.bucket, Key="bench/train/train.csv", Body=_csv(x, y))
+        image = image_uris.retrieve("xgboost", lab.region, version="1.7-1")
+        sm = lab.client("sagemaker")
+        t0 = time.perf_counter()
+        sm.create_training_job(
+            TrainingJobName="bench-xgb",
+            AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
+            RoleArn=lab.role_arn,
+            InputDataConfig=[
+                {
+                    "ChannelName": "train",
+                    "DataSource": {
+                        "S3DataSource": {
+                            "S3DataType": "S3Prefix",
+                            "S3Uri": f"s3://{lab.bucket}/bench/train/",
+                        }
+                    },
+                    "ContentType": "text/csv",
+                }
+            ],
+            OutputDataConfig={"S3OutputPath": f"s3://{lab.bucket}/bench/out"},
+            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+            StoppingCondition={"MaxRuntimeInSeconds": 600},
+            HyperParameters=HPS,
+        )
+        sm.get_waiter("training_job_completed_or_stopped").wait(TrainingJobName="bench-xgb")
+        elapsed = time.perf_counter() - t0
+        d = sm.describe_training_job(TrainingJobName="bench-xgb")
+        if d["TrainingJobStatus"] != "Completed":
+            raise SystemExit(f"job ended {d['TrainingJobStatus']}: {d.get('FailureReason')}")
+        phases = {
+            t["Status"]: (t["EndTime"] - t["StartTime"]).total_seconds()
+            for t in d["SecondaryStatusTransitions"]
+            if "EndTime" in t
+        }
+        return elapsed, phases
+    finally:
+        lab.close()
+
+
+def main() -> None:
+    """Print the two times, their ratio and the job's phases."""
+    x, y = _data()
+    direct(x[:2000], y[:2000])  # warm imports, as a notebook kernel would have them
+    t_direct = direct(x, y)
+    t_job, phases = offline_job(x, y)
+    print(f"data: {ROWS} rows x {FEATURES} features, {ROUNDS} rounds, binary:logistic, 2 threads")
+    print(f"direct xgboost.train (CSV parse + train): {t_direct:.2f} s")
+    print(f"offline CreateTrainingJob -> Completed:   {t_job:.2f} s")
+    print(f"ratio: {t_job / t_direct:.2f}x (target <= 1.5x)")
+    print("job phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in phases.items()))
+
+
+if __name__ == "__main__":
+    main()
