@@ -404,3 +404,38 @@ def test_large_objects_on_disk_read_correctly(lab: Any) -> None:
     assert rows(lab, qe["QueryExecutionId"])[1:] == [
         [s, str(c)] for s, c in df.groupby("s").size().items()
     ]
+
+
+def test_json_gzip_table_from_crawler(lab: Any) -> None:
+    import gzip
+    import json
+
+    recs = [
+        {"id": i, "user": {"name": f"u{i}", "age": 20 + i}, "tags": ["a", "b"][: i % 3]}
+        for i in range(6)
+    ]
+    body = gzip.compress("".join(json.dumps(r) + "\n" for r in recs).encode())
+    s3 = lab.client("s3")
+    s3.put_object(Bucket=lab.bucket, Key="j/events/part-0.json.gz", Body=body)
+    glue = lab.client("glue")
+    glue.create_crawler(
+        Name="j",
+        Role=lab.role_arn,
+        DatabaseName="lake",
+        Targets={"S3Targets": [{"Path": f"s3://{lab.bucket}/j/events/"}]},
+    )
+    glue.start_crawler(Name="j")
+    for _ in range(400):
+        c = glue.get_crawler(Name="j")["Crawler"]
+        if c["State"] == "READY" and "LastCrawl" in c:
+            break
+        time.sleep(0.05)
+    qe = run(
+        lab,
+        "SELECT user.name AS name, cardinality(tags) AS n FROM events WHERE user.age > 22 ORDER BY id",
+    )
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    assert rows(lab, qe["QueryExecutionId"])[1:] == [
+        [f"u{i}", str(len(["a", "b"][: i % 3]))] for i in range(3, 6)
+    ]
+    assert qe["Statistics"]["DataScannedInBytes"] == len(body)

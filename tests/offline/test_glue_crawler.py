@@ -218,3 +218,25 @@ def test_crawler_already_running(lab: Any, s3: Any) -> None:
         assert "STOPPING" in c["_seen"]
     finally:
         g.STOPPING_SECONDS = old
+
+
+def test_recrawl_new_folders_only(lab: Any, s3: Any) -> None:
+    s3.put_object(Bucket=lab.bucket, Key="n/dt=1/a.csv", Body=_csv_bytes([[1, 2]], ["a", "b"]))
+    glue = _crawler(
+        lab,
+        "c7",
+        f"s3://{lab.bucket}/n/",
+        RecrawlPolicy={"RecrawlBehavior": "CRAWL_NEW_FOLDERS_ONLY"},
+        SchemaChangePolicy={"UpdateBehavior": "LOG", "DeleteBehavior": "LOG"},
+    )
+    glue.start_crawler(Name="c7")
+    _wait_crawler(glue, "c7")
+    s3.put_object(
+        Bucket=lab.bucket, Key="n/dt=2/a.csv", Body=_csv_bytes([[1, 2, 3]], ["a", "b", "c"])
+    )
+    glue.start_crawler(Name="c7")
+    _wait_crawler(glue, "c7")
+    t = glue.get_table(DatabaseName="lake", Name="n")["Table"]
+    assert [c["Name"] for c in t["StorageDescriptor"]["Columns"]] == ["a", "b"]
+    parts = glue.get_partitions(DatabaseName="lake", TableName="n")["Partitions"]
+    assert sorted(p["Values"][0] for p in parts) == ["1", "2"]

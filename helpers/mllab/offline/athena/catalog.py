@@ -280,7 +280,9 @@ _SIMPLE_DUCK = {
 
 
 def _split_top(s: str, sep: str = ",") -> list[str]:
-    parts, depth, cur = [], 0, []
+    parts: list[str] = []
+    depth = 0
+    cur: list[str] = []
     for ch in s:
         if ch in "<(":
             depth += 1

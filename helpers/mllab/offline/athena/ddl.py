@@ -623,7 +623,7 @@ def _create_view(ex: Execution, sql: str, ctx: Context) -> None:
         "columns": [{"name": c["Name"], "type": _presto_type(c["Type"])} for c in columns],
     }
     encoded = base64.b64encode(json.dumps(presto).encode()).decode()
-    table_input = {
+    table_input: dict[str, Any] = {
         "Name": name,
         "TableType": "VIRTUAL_VIEW",
         "Parameters": {"presto_view": "true", "comment": "Presto View"},
@@ -855,7 +855,8 @@ def _show(ex: Execution, sql: str, ctx: Context) -> None:
         _need_db(ctx, db)
         views = m.group(1).upper() == "VIEWS"
         names = []
-        for n, fake in cat.get_database(ctx.account_id, ctx.region, db).tables.items():
+        database = cat.get_database(ctx.account_id, ctx.region, db)
+        for n, fake in (database.tables if database is not None else {}).items():
             is_view = fake.as_dict().get("TableType") == "VIRTUAL_VIEW"
             if views and not is_view:
                 continue

@@ -89,10 +89,10 @@ def classify(data: bytes, key: str = "") -> FileSchema:
     text = data.decode("utf-8", errors="replace")
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
-        fs = _json(stripped)
-        if fs is not None:
-            fs.compression = compression
-            return fs
+        js = _json(stripped)
+        if js is not None:
+            js.compression = compression
+            return js
     fs = _csv(text)
     fs.compression = compression
     return fs

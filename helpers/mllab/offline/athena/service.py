@@ -116,7 +116,7 @@ def _store(account_id: str, region: str) -> dict[str, Execution]:
     store = getattr(be, "_mllab_executions", None)
     if store is None:
         store = {}
-        be._mllab_executions = store
+        be._mllab_executions = store  # type: ignore[attr-defined]
     return store
 
 
