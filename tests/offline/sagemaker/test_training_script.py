@@ -265,3 +265,65 @@ def test_sdk_model_trainer_source_code(lab: Any, tmp_path: Path) -> None:
     body = lab.client("s3").get_object(Bucket=lab.bucket, Key=key)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body)) as tar:
         assert "model.joblib" in tar.getnames()
+
+
+def test_sdk_model_trainer_builtin_xgboost_matches_direct_run(lab: Any) -> None:
+    """Built-in XGBoost via the SDK: the reported validation metric equals the artifact's score."""
+    pytest.importorskip("mllab.offline.sagemaker.algorithms.xgboost")
+    import xgboost as xgb
+    from sagemaker.core import image_uris
+    from sagemaker.core.training.configs import Compute, InputData, StoppingCondition
+    from sagemaker.train.model_trainer import ModelTrainer
+    from sklearn.metrics import roc_auc_score
+
+    x, y = _data(400)
+    xv, yv = _data(200, seed=1)
+    s3 = lab.client("s3")
+    for name, (a, b) in {"train": (x, y), "validation": (xv, yv)}.items():
+        body = "\n".join(",".join(f"{v:.6f}" for v in [yi, *r]) for yi, r in zip(b, a, strict=True))
+        s3.put_object(Bucket=lab.bucket, Key=f"xgb/{name}/data.csv", Body=body.encode())
+    hps = {
+        "objective": "binary:logistic",
+        "num_round": 20,
+        "max_depth": 3,
+        "eta": 0.3,
+        "eval_metric": "auc",
+    }
+    trainer = ModelTrainer(
+        training_image=image_uris.retrieve("xgboost", lab.region, version="1.7-1"),
+        compute=Compute(instance_type="ml.m5.large", instance_count=1),
+        stopping_condition=StoppingCondition(max_runtime_in_seconds=300),
+        hyperparameters=hps,
+        role=lab.role_arn,
+        sagemaker_session=lab.sm_session,
+        base_job_name="sdk-xgb",
+    )
+    inputs = [
+        InputData(
+            channel_name=c, data_source=f"s3://{lab.bucket}/xgb/{c}/", content_type="text/csv"
+        )
+        for c in ("train", "validation")
+    ]
+    trainer.train(input_data_config=inputs, wait=True, logs=False)
+    name = trainer._latest_training_job.training_job_name
+    d = lab.client("sagemaker").describe_training_job(TrainingJobName=name)
+    assert d["TrainingJobStatus"] == "Completed", d.get("FailureReason")
+    reported = {m["MetricName"]: m["Value"] for m in d["FinalMetricDataList"]}
+    assert "validation:auc" in reported
+    key = d["ModelArtifacts"]["S3ModelArtifacts"].split(lab.bucket + "/", 1)[1]
+    with tarfile.open(
+        fileobj=io.BytesIO(s3.get_object(Bucket=lab.bucket, Key=key)["Body"].read())
+    ) as tar:
+        member = tar.getnames()[0]
+        raw = tar.extractfile(member).read()  # type: ignore[union-attr]
+    booster = xgb.Booster()
+    booster.load_model(bytearray(raw))
+    xv6, yv6 = np.round(xv, 6), yv
+    auc = roc_auc_score(yv6, booster.predict(xgb.DMatrix(xv6)))
+    assert reported["validation:auc"] == pytest.approx(auc, abs=1e-4)
+    direct = xgb.train(
+        {"objective": "binary:logistic", "max_depth": 3, "eta": 0.3, "nthread": 2},
+        xgb.DMatrix(np.round(x, 6), label=y),
+        num_boost_round=20,
+    )
+    assert roc_auc_score(yv6, direct.predict(xgb.DMatrix(xv6))) == pytest.approx(auc, abs=0.02)
