@@ -54,7 +54,6 @@ import json
 import re
 import secrets
 import threading
-import time
 import uuid
 import weakref
 import zipfile
@@ -64,7 +63,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mllab.offline import clock
-from mllab.offline.registry import AwsError, OfflineCall, handles
+from mllab.offline.registry import AwsError, OfflineCall, handles, on_reset
 
 MIB = 1024 * 1024
 #: The largest record Firehose accepts: 1,000 KiB (before base64 encoding).
@@ -803,7 +802,8 @@ def _deliver(ds: Any, st: _State, conf: dict[str, Any], batch: list[_Record], re
         failures += failed
         if body is None:
             continue
-        kept = [o for o in group if not any(f.rec is o.rec for f in failed)]
+        failed_ids = {id(f.rec) for f in failed}
+        kept = [o for o in group if id(o.rec) not in failed_ids]
         if not kept:
             continue
         key = _object_key(
@@ -900,15 +900,15 @@ def _run_lambda(
             "Lambda.JsonProcessingException",
             "The Lambda function's response has no 'records' list.",
         )
-    seen: set[str] = set()
+    seen: set[Any] = set()
     for r in returned:
-        rid = r.get("recordId") if isinstance(r, dict) else None
-        if rid in seen:
+        returned_id = r.get("recordId") if isinstance(r, dict) else None
+        if returned_id in seen:
             return fail_all(
                 "Lambda.DuplicatedRecordId",
-                f"The Lambda function returned recordId {rid} more than once.",
+                f"The Lambda function returned recordId {returned_id} more than once.",
             )
-        seen.add(rid)
+        seen.add(returned_id)
     missing = set(by_id) - seen
     if missing or seen - set(by_id):
         return fail_all(
@@ -1379,7 +1379,6 @@ def _to_parquet(
     table = pa.Table.from_pylist(rows, schema=schema)
     buf = io.BytesIO()
     pq.write_table(table, buf, compression=compression)
-    # remember which records made it, for the caller's bookkeeping
     return buf.getvalue(), failures
 
 
@@ -1395,13 +1394,13 @@ def _catalog_ref(st: _State, schema_conf: dict[str, Any]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- time
 _timer: threading.Thread | None = None
+_stop = threading.Event()
 
 
-def _timer_loop() -> None:
+def _timer_loop(stop: threading.Event) -> None:
     from mllab.backends import offline
 
-    while True:
-        time.sleep(TIMER_TICK_SECONDS)
+    while not stop.wait(TIMER_TICK_SECONDS):
         if not offline.is_running():
             return
         try:
@@ -1411,13 +1410,29 @@ def _timer_loop() -> None:
 
 
 def _ensure_timer() -> None:
-    """Start the wall-clock flusher (it ends by itself when the last offline lab closes)."""
-    global _timer
+    """Start the wall-clock flusher (it ends when the last offline lab closes)."""
+    global _timer, _stop
     with _LOCK:
-        if _timer is not None and _timer.is_alive():
+        if _timer is not None and _timer.is_alive() and not _stop.is_set():
             return
-        _timer = threading.Thread(target=_timer_loop, name="mllab-firehose-timer", daemon=True)
+        _stop = threading.Event()
+        _timer = threading.Thread(
+            target=_timer_loop, args=(_stop,), name="mllab-firehose-timer", daemon=True
+        )
         _timer.start()
 
 
-clock.on_advance(flush_due)
+@on_reset
+def _reset() -> None:
+    """The offline account is wiped: drop every buffer (undelivered data is lost, as on
+    deleting a delivery stream) and stop the background timer."""
+    _stop.set()
+    with _LOCK:
+        _STATES.clear()
+
+
+def _on_advance() -> None:
+    flush_due()
+
+
+clock.on_advance(_on_advance)

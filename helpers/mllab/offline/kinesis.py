@@ -50,7 +50,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mllab.offline import clock
-from mllab.offline.registry import AwsError, OfflineCall, handles
+from mllab.offline.registry import AwsError, OfflineCall, handles, on_reset
 
 #: Per-shard write limits (AWS Kinesis Data Streams quotas).
 SHARD_BYTES_PER_SECOND = 1024 * 1024
@@ -77,6 +77,13 @@ class _ShardState:
 
 
 _SHARDS: weakref.WeakKeyDictionary[Any, _ShardState] = weakref.WeakKeyDictionary()
+
+
+@on_reset
+def _reset() -> None:
+    """The offline account is wiped: forget the shard counters."""
+    with _LOCK:
+        _SHARDS.clear()
 
 
 def _shard_state(shard: Any) -> _ShardState:
@@ -341,8 +348,8 @@ def _put_record(call: OfflineCall) -> dict[str, Any]:
             "1 validation error detected: Value at 'data' failed to satisfy constraint: "
             f"Member must have length less than or equal to {MAX_RECORD_BYTES}",
         )
-    pk = p.get("PartitionKey")
-    shard = _route(stream, pk, p.get("ExplicitHashKey"))
+    shard = _route(stream, p.get("PartitionKey"), p.get("ExplicitHashKey"))
+    pk = str(p["PartitionKey"])  # validated by _route
     size = len(data) + len(pk.encode("utf-8"))
     with _LOCK:
         now = clock.now()
