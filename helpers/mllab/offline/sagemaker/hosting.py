@@ -888,6 +888,9 @@ def _delete_endpoint(call: OfflineCall) -> None:
     if loading is not None:
         loading.done.wait(DESCRIBE_WAIT_SECONDS)
     _drop(call.account_id, call.region, name)
+    from mllab.offline.sagemaker import runtime
+
+    runtime.flush_metrics()  # before a lab's teardown stops moto: metrics outlive the endpoint
 
 
 def close_all() -> None:

@@ -78,37 +78,93 @@ def _body_bytes(body: Any) -> bytes:
     return bytes(body)
 
 
+_METRICS: dict[tuple[str, str, str, str, str, str, int], list[float]] = {}
+_METRICS_LOCK = threading.Lock()
+#: Buffered metric keys that trigger a flush into moto's CloudWatch.
+METRICS_FLUSH_AT = 2000
+
+
 def put_metrics(
     account_id: str, region: str, endpoint: str, variant: str, values: dict[str, tuple[float, str]]
 ) -> None:
-    """Publish endpoint metrics (``AWS/SageMaker``, ``EndpointName`` + ``VariantName``).
+    """Record endpoint metrics (``AWS/SageMaker``, ``EndpointName`` + ``VariantName``).
+
+    Values are aggregated per minute in memory, as SageMaker publishes them, and flushed into
+    moto's CloudWatch (as statistic sets) before any CloudWatch read (GetMetricStatistics,
+    GetMetricData, ListMetrics), so reads always see every invocation.
 
     Args:
         values: metric name -> (value, unit).
 
     Costs nothing offline (AWS publishes these itself).
     """
+    minute = int(time.time()) // 60 * 60
+    with _METRICS_LOCK:
+        for name, (v, unit) in values.items():
+            key = (account_id, region, endpoint, variant, name, unit, minute)
+            agg = _METRICS.get(key)
+            v = float(v)
+            if agg is None:
+                _METRICS[key] = [v, v, v, 1.0]
+            else:
+                agg[0] += v
+                agg[1] = min(agg[1], v)
+                agg[2] = max(agg[2], v)
+                agg[3] += 1.0
+        full = len(_METRICS) >= METRICS_FLUSH_AT
+    if full:
+        flush_metrics()
+
+
+def flush_metrics() -> None:
+    """Write the buffered endpoint metrics into moto's CloudWatch. Costs nothing."""
+    with _METRICS_LOCK:
+        pending = dict(_METRICS)
+        _METRICS.clear()
+    if not pending:
+        return
+    batches: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for (acct, region, endpoint, variant, name, unit, minute), (
+        total,
+        lo,
+        hi,
+        n,
+    ) in pending.items():
+        batches.setdefault((acct, region), []).append(
+            {
+                "MetricName": name,
+                "Unit": unit,
+                # moto compares naive UTC timestamps
+                "Timestamp": dt.datetime.fromtimestamp(minute, dt.UTC).replace(tzinfo=None),
+                "Dimensions": [
+                    {"Name": "EndpointName", "Value": endpoint},
+                    {"Name": "VariantName", "Value": variant},
+                ],
+                "StatisticValues": {"Sum": total, "Minimum": lo, "Maximum": hi, "SampleCount": n},
+            }
+        )
     try:
         from moto.cloudwatch.models import cloudwatch_backends
 
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # moto compares naive UTC
-        dims = [
-            {"Name": "EndpointName", "Value": endpoint},
-            {"Name": "VariantName", "Value": variant},
-        ]
-        data = [
-            {
-                "MetricName": name,
-                "Value": float(v),
-                "Unit": unit,
-                "Timestamp": now,
-                "Dimensions": dims,
-            }
-            for name, (v, unit) in values.items()
-        ]
-        cloudwatch_backends[account_id][region].put_metric_data(NAMESPACE, data)
-    except Exception:  # noqa: BLE001 - metrics never fail a request
+        for (acct, region), data in batches.items():
+            cloudwatch_backends[acct][region].put_metric_data(NAMESPACE, data)
+    except Exception:  # noqa: BLE001 - moto stopped (lab closed): the metrics go with it
         pass
+
+
+@handles("cloudwatch", "GetMetricStatistics")
+def _before_get_metric_statistics(call: OfflineCall) -> None:
+    flush_metrics()
+
+
+@handles("cloudwatch", "GetMetricData")
+def _before_get_metric_data(call: OfflineCall) -> None:
+    flush_metrics()
+
+
+@handles("cloudwatch", "ListMetrics")
+def _before_list_metrics(call: OfflineCall) -> None:
+    flush_metrics()
 
 
 def _choose_variant(rt: hosting.EndpointRuntime, ep: Any, target: str | None) -> str:
