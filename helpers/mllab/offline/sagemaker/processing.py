@@ -503,7 +503,6 @@ def _execute(run: ProcessingRun) -> None:  # noqa: C901 - the job's life, in one
         run.log_stream = stream_name
         run.start_time = _now()
     max_rt = (run.request.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds")
-    ok = False
     try:
         (root / "output").mkdir(parents=True, exist_ok=True)
         cfg = root / "config"
@@ -583,7 +582,6 @@ def _execute(run: ProcessingRun) -> None:  # noqa: C901 - the job's life, in one
             s3 = out.get("S3Output") or {}
             if s3:
                 s3io.upload_dir(run.account_id, env.local(str(s3["LocalPath"])), str(s3["S3Uri"]))
-        ok = True
         run.finish("Completed")
     except training._Stopped:
         run.finish("Stopped")
@@ -601,5 +599,4 @@ def _execute(run: ProcessingRun) -> None:  # noqa: C901 - the job's life, in one
     finally:
         stream.flush()
         shutil.rmtree(jobdir, ignore_errors=True)
-        _ = ok
         run.done.set()

@@ -38,7 +38,6 @@ import tarfile
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -890,7 +889,6 @@ def _execute(run: TrainingRun) -> None:
     jobdir = Path(tempfile.mkdtemp(prefix="mllab-train-"))
     t0 = time.monotonic()
     env: Any = None
-    ok = False
     try:
         plan = _plan(run)
         if plan.module is not None:
@@ -995,7 +993,6 @@ def _execute(run: TrainingRun) -> None:
             stream.write(
                 "mllab offline: the job wrote nothing to the model folder; no model.tar.gz was uploaded"
             )
-        ok = True
         run.transition("Completed", "Training job completed")
         run.finish("Completed")
     except _Stopped:
@@ -1044,7 +1041,6 @@ def _execute(run: TrainingRun) -> None:
         except Exception:  # noqa: BLE001
             pass
         shutil.rmtree(jobdir, ignore_errors=True)
-        _ = ok
         run.done.set()
 
 
@@ -1057,10 +1053,3 @@ def _exit_reason(code: int | None, stream: cwlogs.LogStream) -> str:
     if code is not None and code < 0:
         return f"AlgorithmError: the training process was killed by signal {-code}. Last log lines:\n{tail}"
     return f"AlgorithmError: the training process exited with code {code}. Last log lines:\n{tail}"
-
-
-def wait_for(
-    run: TrainingRun, timeout: float | None = None, poll: Callable[[], None] | None = None
-) -> bool:
-    """Block until a run ends; True when it did within ``timeout`` seconds."""
-    return run.done.wait(timeout)
