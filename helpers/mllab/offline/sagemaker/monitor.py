@@ -1509,7 +1509,8 @@ def _in_window(uri_key: str, start: dt.datetime | None, end: dt.datetime) -> boo
     m = re.search(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$", uri_key)
     if not m:
         return True
-    hour = dt.datetime(*(int(x) for x in m.groups()), tzinfo=dt.UTC)
+    y, mo, d, h = (int(x) for x in m.groups())
+    hour = dt.datetime(y, mo, d, h, tzinfo=dt.UTC)
     if hour > end:
         return False
     return start is None or hour + dt.timedelta(hours=1) > start
@@ -1638,6 +1639,7 @@ def _start_execution(s: Schedule, window: str | dt.timedelta | None) -> Executio
             or f"{CONTAINER_BASE}/input/endpoint"
         )
     else:
+        assert batch is not None
         capture_uri = str(batch["DataCapturedDestinationS3Uri"]).rstrip("/") + "/"
         local_in = batch.get("LocalPath") or f"{CONTAINER_BASE}/input/transform"
     outputs = (defn.get("MonitoringOutputConfig") or {}).get("MonitoringOutputs") or []
