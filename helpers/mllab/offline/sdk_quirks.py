@@ -106,3 +106,76 @@ def install_fast_sdk_waits() -> None:
 
 
 _install_fast_waiters()
+
+
+# --------------------------------------------------------------------------- HOSTING
+# moto answers DescribeModel with empty ``VpcConfig``/container fields, which sagemaker-core's
+# pydantic models reject ("vpc_config.subnets: Field required"); empty values are dropped here
+# so ``ModelBuilder.build()``/``deploy()`` and ``sagemaker.core.resources.Model.get`` work.
+
+
+def _drop_empty(obj: dict[str, Any], *keys: str) -> None:
+    for key in keys:
+        if key in obj and obj[key] in ({}, [], None, ""):
+            del obj[key]
+
+
+def _hosting_describe_model(call: Any) -> None:
+    resp = call.response or {}
+    _drop_empty(resp, "VpcConfig", "Containers", "PrimaryContainer", "InferenceExecutionConfig")
+    containers = list(resp.get("Containers") or [])
+    if "PrimaryContainer" in resp:
+        containers.append(resp["PrimaryContainer"])
+    for c in containers:
+        _drop_empty(c, "Environment", "ImageConfig", "ModelDataSource", "MultiModelConfig")
+
+
+def _hosting_describe_endpoint_config(call: Any) -> None:
+    _drop_empty(call.response or {}, "DataCaptureConfig", "AsyncInferenceConfig", "KmsKeyId")
+
+
+def _register_hosting_quirks() -> None:
+    from mllab.offline.registry import handles
+
+    handles("sagemaker", "DescribeModel", "after")(_hosting_describe_model)
+    handles("sagemaker", "DescribeEndpointConfig", "after")(_hosting_describe_endpoint_config)
+
+
+_register_hosting_quirks()
+
+
+def install_fast_hosting_waits() -> None:
+    """Shorten the SDK v3 endpoint-deployment poll (30 s, slept before the first check) offline.
+
+    ``ModelBuilder.deploy()`` waits with ``session_helper._wait_until(..., poll=30)``; while an
+    offline lab is open the poll becomes :data:`OFFLINE_POLL_SECONDS`. Installed by
+    :func:`make_sm_session`; with no lab, or on the aws backend, nothing changes.
+    """
+    import sys
+
+    from sagemaker.core.helper import session_helper
+
+    original = session_helper._wait_until
+    if getattr(original, "_mllab", False):
+        return
+
+    def _wait_until(callable_fn: Any, poll: float = 5) -> Any:
+        if _offline_lab_open():
+            poll = min(poll, OFFLINE_POLL_SECONDS)
+        return original(callable_fn, poll)
+
+    _wait_until._mllab = True  # type: ignore[attr-defined]
+    session_helper._wait_until = _wait_until
+    builder = sys.modules.get("sagemaker.serve.model_builder")
+    if builder is not None and getattr(builder, "_wait_until", None) is original:
+        builder._wait_until = _wait_until  # type: ignore[attr-defined]
+
+
+_make_sm_session_base = make_sm_session
+
+
+def make_sm_session(lab: Lab) -> Any:  # type: ignore[no-redef]  # noqa: F811
+    """Return the SDK v3 session (see the first definition) with the hosting waits shortened too."""
+    sess = _make_sm_session_base(lab)
+    install_fast_hosting_waits()
+    return sess
