@@ -81,11 +81,18 @@ def _before_parameter_build(
     context["mllab"] = {"service": service, "operation": op, "params": params, "estimate": est}
 
 
-def _before_call(model: Any, context: dict[str, Any], **_: Any) -> Any:
+def _access_key(request_signer: Any) -> str | None:
+    creds = getattr(request_signer, "_credentials", None)
+    key = getattr(creds, "access_key", None) if creds is not None else None
+    return str(key) if key else None
+
+
+def _before_call(model: Any, context: dict[str, Any], request_signer: Any = None, **_: Any) -> Any:
     lab = active()
     if lab is None or lab.backend != "offline" or not context or "mllab" not in context:
         return None
     info = context["mllab"]
+    info["access_key"] = _access_key(request_signer)
     handler = lookup(info["service"], info["operation"], "before")
     if handler is None:
         return None
@@ -97,6 +104,7 @@ def _before_call(model: Any, context: dict[str, Any], **_: Any) -> Any:
         account_id=lab.account_id,
         session=lab.session,
         context=context,
+        access_key=info["access_key"],
     )
     try:
         answer = handler(call)
@@ -132,6 +140,7 @@ def _after_call(
                 session=lab.session,
                 response=parsed,
                 context=context,
+                access_key=info.get("access_key"),
             )
             try:
                 handler(call)

@@ -63,35 +63,12 @@ def run_as(principal_arn: str) -> Iterator[str]:
         _principal.reset(token)
 
 
-def _stash_caller(
-    request_signer: Any = None, context: dict[str, Any] | None = None, **_: Any
-) -> None:
-    """botocore ``before-call.athena``: remember the caller's access key for :func:`caller`."""
-    if context is None or request_signer is None:
-        return
-    creds = getattr(request_signer, "_credentials", None)
-    key = getattr(creds, "access_key", None) if creds is not None else None
-    if key:
-        context["mllab_access_key"] = key
-
-
-def _install_stash() -> None:
-    from botocore.handlers import BUILTIN_HANDLERS
-
-    spec = ("before-call.athena", _stash_caller)
-    if spec not in BUILTIN_HANDLERS:
-        BUILTIN_HANDLERS.insert(0, spec)
-
-
-_install_stash()
-
-
 def caller(call: OfflineCall) -> str | None:
     """Return the principal ARN a call runs as (run_as, assumed role, IAM user), or None."""
     explicit = _principal.get()
     if explicit:
         return explicit
-    key = (call.context or {}).get("mllab_access_key")
+    key = call.access_key
     if not key or key == "testing":
         return None
     try:

@@ -57,6 +57,8 @@ class OfflineCall:
         session: a boto3 session on the offline backend, for handlers that need clients.
         response: the parsed response (``after`` handlers only; mutable).
         context: botocore's request context for this call.
+        access_key: the access key id the caller's client signs with (offline, an assumed
+            role's temporary key identifies the role; ``"testing"`` is the lab itself).
     """
 
     service: str
@@ -67,6 +69,7 @@ class OfflineCall:
     session: boto3.Session
     response: dict[str, Any] | None = None
     context: dict[str, Any] = field(default_factory=dict)
+    access_key: str | None = None
 
     def client(self, service: str) -> Any:
         """Return a client of ``service`` on the offline backend, in this call's region."""
@@ -158,4 +161,3 @@ def run_reset_hooks() -> None:
             import logging
 
             logging.getLogger(__name__).exception("offline reset hook %r failed", func)
-
