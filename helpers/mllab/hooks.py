@@ -66,6 +66,14 @@ class _FakeHttp:
         self.raw = None
 
 
+def _safe_copy(params: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of the request, keeping file objects (e.g. a PutObject ``Body``) as they are."""
+    try:
+        return copy.deepcopy(params)
+    except (TypeError, copy.Error):
+        return {k: v if hasattr(v, "read") else copy.deepcopy(v) for k, v in params.items()}
+
+
 def _service(model: Any) -> str:
     return model.service_model.service_id.hyphenize()
 
@@ -99,7 +107,7 @@ def _before_call(model: Any, context: dict[str, Any], request_signer: Any = None
     call = OfflineCall(
         service=info["service"],
         operation=info["operation"],
-        params=copy.deepcopy(info["params"]),
+        params=_safe_copy(info["params"]),
         region=context.get("client_region") or lab.region,
         account_id=lab.account_id,
         session=lab.session,

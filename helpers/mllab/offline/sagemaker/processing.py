@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mllab.offline.registry import AwsError, OfflineCall, handles
+from mllab.offline.registry import AwsError, OfflineCall, handles, on_reset
 from mllab.offline.sagemaker import cwlogs, images, s3io, training
 
 _LOCK = threading.RLock()
@@ -600,3 +600,12 @@ def _execute(run: ProcessingRun) -> None:  # noqa: C901 - the job's life, in one
         stream.flush()
         shutil.rmtree(jobdir, ignore_errors=True)
         run.done.set()
+
+
+@on_reset
+def _reset() -> None:
+    """The offline account is wiped: stop running processing jobs and forget them."""
+    for run in list(_RUNS.values()):
+        if not run.done.is_set():
+            stop_run(run, wait=5.0)
+    _RUNS.clear()

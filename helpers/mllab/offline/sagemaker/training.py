@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mllab.offline.registry import AwsError, OfflineCall, handles
+from mllab.offline.registry import AwsError, OfflineCall, handles, on_reset
 from mllab.offline.sagemaker import cwlogs, images, s3io
 
 #: The fraction of on-demand time a managed spot job is assumed to save (simulated offline;
@@ -1053,3 +1053,11 @@ def _exit_reason(code: int | None, stream: cwlogs.LogStream) -> str:
     if code is not None and code < 0:
         return f"AlgorithmError: the training process was killed by signal {-code}. Last log lines:\n{tail}"
     return f"AlgorithmError: the training process exited with code {code}. Last log lines:\n{tail}"
+
+
+@on_reset
+def _reset() -> None:
+    """The offline account is wiped: stop running jobs and forget them."""
+    stop_all(wait=5.0)
+    with _LOCK:
+        _RUNS.clear()

@@ -35,7 +35,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from mllab.offline.registry import AwsError, OfflineCall, handles
+from mllab.offline.registry import AwsError, OfflineCall, handles, on_reset
 from mllab.offline.sagemaker import training
 
 _LOCK = threading.RLock()
@@ -635,3 +635,12 @@ def _execute(run: TuningRun) -> None:  # noqa: C901 - the tuning loop, in one pl
             run.last_modified = run.end_time
             _mirror(run)
         run.done.set()
+
+
+@on_reset
+def _reset() -> None:
+    """The offline account is wiped: stop running tuning jobs and forget them."""
+    for run in list(_TUNINGS.values()):
+        if not run.done.is_set():
+            stop_tuning(run, wait=5.0)
+    _TUNINGS.clear()
