@@ -98,9 +98,17 @@ def doctor() -> None:
 @click.option("--lab", "lab_name", help="Only this lab.")
 @click.option("--run", "run_id", help="Only this run.")
 @click.option("--detail", is_flag=True, help="One line per resource.")
-def cost(lab_name: str | None, run_id: str | None, detail: bool) -> None:
+@click.option(
+    "--refresh",
+    is_flag=True,
+    help="aws backend: refresh SageMaker instance prices from the AWS Price List API.",
+)
+def cost(lab_name: str | None, run_id: str | None, detail: bool, refresh: bool) -> None:
     """Show the ledger: estimate vs actual per lab and resource, spent vs budget."""
     from mllab.guard.ledger import Ledger
+
+    if refresh:
+        _refresh_prices()
 
     ledger = Ledger(config.home() / "ledger.sqlite")
     rows = ledger.rows(lab=lab_name, run=run_id)
@@ -140,6 +148,30 @@ def cost(lab_name: str | None, run_id: str | None, detail: bool) -> None:
     for (lab, run, backend), (n, est, charged) in summary.items():
         table.add_row(lab, run, backend, str(n), f"{est:.4f}", f"{charged:.4f}", f"{budget:.2f}")
     console.print(table)
+
+
+def _refresh_prices() -> None:
+    from mllab.guard import pricing
+
+    if config.backend() != "aws":
+        click.echo(
+            f"Offline: prices come from the shipped {pricing.snapshot_label(config.region())}. "
+            "--refresh reads the AWS Price List API and needs MLLAB_BACKEND=aws."
+        )
+        return
+    from mllab.backends import aws as aws_backend
+
+    try:
+        allowed = config.allowed_accounts()
+        aws_backend.require_allow_list(allowed)
+        session = aws_backend.make_session(config.region())
+        aws_backend.check_account(session, allowed)
+    except aws_backend.BackendError as err:
+        raise click.ClickException(str(err)) from None
+    client = session.client("pricing", region_name="us-east-1")
+    doc = pricing.refresh_from_price_list(client, config.region(), config.home())
+    n = sum(len(v) for v in doc["usd_per_hour"].values())
+    click.echo(f"Refreshed {n} SageMaker instance prices for {config.region()} ({doc['fetched']}).")
 
 
 # --------------------------------------------------------------------------- sweep

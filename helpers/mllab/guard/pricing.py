@@ -63,11 +63,97 @@ def instance(name: str) -> InstanceSpec | None:
 def hourly(family: str, instance_type: str) -> float | None:
     """Return the on-demand price per instance-hour, or None when not offered/known.
 
+    A price refreshed from the AWS Price List API (``mllab cost --refresh`` on the aws
+    backend) takes precedence over the shipped snapshot.
+
     Args:
         family: one of ``training``, ``processing``, ``hosting``, ``transform``.
         instance_type: e.g. ``ml.m5.large``.
     """
+    refreshed = _refreshed().get(family, {}).get(instance_type)
+    if refreshed is not None:
+        return float(refreshed)
     return snapshot()["usd_per_hour"][family].get(instance_type)
+
+
+REFRESH_FILE = "pricing-refreshed.json"
+
+#: Price List ``component`` values of SageMaker ML instances, per pricing family.
+_COMPONENTS = {
+    "training": ("training",),
+    "hosting": ("hosting", "real-time inference", "realtime inference"),
+    "processing": ("processing",),
+    "transform": ("batch transform", "batchtransform", "transform"),
+}
+
+
+def _refreshed() -> dict[str, dict[str, float]]:
+    from mllab import config
+
+    path = config.home() / REFRESH_FILE
+    if not path.exists():
+        return {}
+    try:
+        return dict(json.loads(path.read_text()).get("usd_per_hour", {}))
+    except (OSError, ValueError):
+        return {}
+
+
+def refresh_from_price_list(pricing_client: Any, region: str, home: Any) -> dict[str, Any]:
+    """Read SageMaker on-demand instance prices from the AWS Price List API (lab 00).
+
+    Asks ``pricing:GetProducts`` (service ``AmazonSageMaker``, product family ``ML Instance``,
+    the region's ``regionCode``) for every instance type in the snapshot, and writes what it
+    finds to ``$MLLAB_HOME/pricing-refreshed.json``, which :func:`hourly` then prefers.
+
+    Args:
+        pricing_client: a ``pricing`` client (the API lives in us-east-1 and ap-south-1).
+        region: the region whose prices to read.
+        home: the mllab home folder.
+
+    Returns:
+        The written document: ``fetched``, ``region``, ``source`` and ``usd_per_hour``
+        (family -> instance type -> price). The Price List API is free to call.
+    """
+    import datetime as _dt
+    from pathlib import Path
+
+    found: dict[str, dict[str, float]] = {f: {} for f in FAMILIES}
+    paginator = pricing_client.get_paginator("get_products")
+    pages = paginator.paginate(
+        ServiceCode="AmazonSageMaker",
+        Filters=[
+            {"Type": "TERM_MATCH", "Field": "regionCode", "Value": region},
+            {"Type": "TERM_MATCH", "Field": "productFamily", "Value": "ML Instance"},
+        ],
+    )
+    known = set(snapshot()["instances"])
+    for page in pages:
+        for raw in page.get("PriceList", []):
+            item = json.loads(raw) if isinstance(raw, str) else raw
+            attrs = item.get("product", {}).get("attributes", {})
+            itype = attrs.get("instanceName") or attrs.get("instanceType") or ""
+            if not itype.startswith("ml."):
+                itype = f"ml.{itype}" if itype else ""
+            if itype not in known:
+                continue
+            component = str(attrs.get("component", "")).strip().lower()
+            family = next((f for f, names in _COMPONENTS.items() if component in names), None)
+            if family is None:
+                continue
+            for term in item.get("terms", {}).get("OnDemand", {}).values():
+                for dim in term.get("priceDimensions", {}).values():
+                    usd = dim.get("pricePerUnit", {}).get("USD")
+                    if usd is not None and float(usd) > 0:
+                        found[family][itype] = float(usd)
+    doc = {
+        "fetched": _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "source": "AWS Price List API (pricing:GetProducts, AmazonSageMaker, ML Instance)",
+        "usd_per_hour": {f: v for f, v in found.items() if v},
+    }
+    Path(home, REFRESH_FILE).write_text(json.dumps(doc, indent=1, sort_keys=True))
+    return doc
 
 
 def price(key: str) -> float:
