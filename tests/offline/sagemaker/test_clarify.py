@@ -91,6 +91,18 @@ def test_cddl_and_thresholds() -> None:
     assert got["CI"] == pytest.approx(((12 - older) - older) / 12)
 
 
+def _wait_job(sm: Any, name: str, timeout: float = 120.0) -> None:
+    """Poll DescribeProcessingJob until the job ends (any end: Completed, Failed, Stopped)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"]
+        if status in {"Completed", "Failed", "Stopped"}:
+            return
+        time.sleep(0.2)
+
+
 def _job(lab: Any, name: str, config: dict[str, Any], data: pd.DataFrame) -> dict[str, Any]:
     s3 = lab.client("s3")
     s3.put_object(
@@ -145,6 +157,7 @@ def _job(lab: Any, name: str, config: dict[str, Any], data: pd.DataFrame) -> dic
             ]
         },
     )
+    _wait_job(sm, name)
     desc = sm.describe_processing_job(ProcessingJobName=name)
     assert desc["ProcessingJobStatus"] == "Completed", desc.get("FailureReason")
     body = s3.get_object(Bucket=lab.bucket, Key=f"{name}/out/analysis.json")["Body"].read()

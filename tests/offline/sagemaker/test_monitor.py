@@ -130,6 +130,18 @@ def test_missing_column_type_and_completeness_violations() -> None:
 # ------------------------------------------------------------------ processing jobs and schedules
 
 
+def _wait_job(sm: Any, name: str, timeout: float = 120.0) -> None:
+    """Poll DescribeProcessingJob until the job ends (any end: Completed, Failed, Stopped)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = sm.describe_processing_job(ProcessingJobName=name)["ProcessingJobStatus"]
+        if status in {"Completed", "Failed", "Stopped"}:
+            return
+        time.sleep(0.2)
+
+
 def _put(lab: Any, key: str, body: str | bytes) -> str:
     lab.client("s3").put_object(Bucket=lab.bucket, Key=key, Body=body)
     return f"s3://{lab.bucket}/{key}"
@@ -235,6 +247,7 @@ def test_baselining_job_fails_with_a_reason_when_the_input_is_empty(lab: Any) ->
             }
         ],
     )
+    _wait_job(sm, "baseline-empty")
     desc = sm.describe_processing_job(ProcessingJobName="baseline-empty")
     assert desc["ProcessingJobStatus"] == "Failed"
     assert "No S3 objects found" in desc["FailureReason"]

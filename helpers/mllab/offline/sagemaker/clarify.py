@@ -518,7 +518,7 @@ def _clarify(ctx: ProcessingContext) -> None:
         else:
             features = df.drop(columns=[c for c in [label, *excluded] if c in df.columns])
             predicted = _predict(ctx, cfg, features)
-            ctx.log.write(f"Predicted {len(predicted)} records with the model.")
+            ctx.write_log(f"Predicted {len(predicted)} records with the model.")
         import pandas as pd
 
         pred_series = pd.Series(predicted, index=df.index)
@@ -543,7 +543,7 @@ def _clarify(ctx: ProcessingContext) -> None:
             "label_value_or_threshold": _value_text(label_values),
         }
     if "shap" in methods:
-        ctx.log.write("mllab offline: SHAP explanations have no offline emulation; skipped.")
+        ctx.write_log("mllab offline: SHAP explanations have no offline emulation; skipped.")
     out = ctx.local("/opt/ml/processing/output")
     out.mkdir(parents=True, exist_ok=True)
     (out / "analysis.json").write_text(json.dumps(analysis, indent=2))
@@ -552,7 +552,7 @@ def _clarify(ctx: ProcessingContext) -> None:
     (out / f"{name}.html").write_text(
         _report_html(analysis, str(report.get("title") or "Analysis Report"))
     )
-    ctx.log.write(f"Wrote analysis.json and {name}.html for {len(df)} records.")
+    ctx.write_log(f"Wrote analysis.json and {name}.html for {len(df)} records.")
 
 
 def _report_html(analysis: dict[str, Any], title: str) -> str:

@@ -34,9 +34,9 @@ population standard deviation (as Deequ, the library behind the container, compu
 captured CSV columns are matched to the baseline features by position (captures have no
 header); only ``endpointInput`` is analyzed (the features).
 
-The processing jobs that run in this process (this analyzer, Clarify, and images tests
-register with :func:`register_processing_image`) are kept in :class:`ProcessingRun`; the
-other processing images are left to the generic processing module.
+The analyzer runs as a processing job of :mod:`mllab.offline.sagemaker.processing` (inputs,
+outputs, status and logs are kept there); :func:`register_processing_image` maps an image
+repository to an in-process analysis (Clarify uses it; tests register their own images).
 """
 
 from __future__ import annotations
@@ -48,10 +48,7 @@ import io
 import json
 import math
 import re
-import shutil
-import tempfile
 import threading
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -73,8 +70,6 @@ KLL_C = 0.64
 BUCKETS = 10
 #: A String feature gets ``string_constraints.domains`` when it has at most this many values.
 DOMAIN_MAX_VALUES = 20
-#: How long DescribeProcessingJob waits for an in-process job still running (seconds).
-DESCRIBE_WAIT_SECONDS = 5.0
 
 DEFAULT_MONITORING_CONFIG: dict[str, Any] = {
     "evaluate_constraints": "Enabled",
@@ -582,158 +577,117 @@ def captures_frame(records: list[dict[str, Any]]) -> tuple[pd.DataFrame, bool]:
 
 
 class ProcessingFailure(Exception):
-    """Ends an in-process processing job as ``Failed`` with this FailureReason."""
+    """Ends an in-process processing job as ``Failed`` with this FailureReason (verbatim)."""
 
 
 @dataclass
 class ProcessingContext:
     """What an in-process processing job's work function sees (its ``/opt/ml/processing``).
 
+    A thin view of :class:`mllab.offline.sagemaker.processing.ProcessingEnv`, which runs the
+    job (downloads the inputs, uploads the outputs, keeps the status).
+
     Attributes:
-        root: the local stand-in for ``/opt/ml/processing``.
+        penv: the processing module's job environment.
         env: the job's ``Environment``.
         request: the CreateProcessingJob request.
         account_id: the offline account; ``region`` its region.
-        log: the job's CloudWatch Logs stream (``/aws/sagemaker/ProcessingJobs``).
+        result: what the work leaves for the caller (``run.result`` after the job).
     """
 
-    root: Path
+    penv: Any
     env: dict[str, str]
     request: dict[str, Any]
     account_id: str
     region: str
-    log: Any
-    run: ProcessingRun
-
-    def local(self, container_path: str) -> Path:
-        """Map a container path (``/opt/ml/processing/...``) to the local folder."""
-        p = str(container_path)
-        if p.startswith(CONTAINER_BASE):
-            p = p[len(CONTAINER_BASE) :]
-        return self.root / p.lstrip("/")
-
-
-Work = Callable[[ProcessingContext], None]
-
-
-@dataclass
-class ProcessingRun:
-    """The live state of one in-process processing job (what DescribeProcessingJob answers)."""
-
-    account_id: str
-    region: str
-    request: dict[str, Any]
-    status: str = "InProgress"
-    failure_reason: str | None = None
-    exit_message: str | None = None
-    creation_time: dt.datetime = field(default_factory=_now)
-    start_time: dt.datetime | None = None
-    end_time: dt.datetime | None = None
-    last_modified: dt.datetime = field(default_factory=_now)
-    monitoring_schedule_arn: str | None = None
-    done: threading.Event = field(default_factory=threading.Event)
-    stop: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
-    moto_job: Any = None
     result: Any = None
 
     @property
-    def name(self) -> str:
-        return str(self.request["ProcessingJobName"])
+    def root(self) -> Path:
+        """The local stand-in for ``/opt/ml/processing``."""
+        return self.local(CONTAINER_BASE)
 
-    @property
-    def arn(self) -> str:
-        return (
-            f"arn:aws:sagemaker:{self.region}:{self.account_id}:processing-job/{self.name.lower()}"
-        )
+    def local(self, container_path: str) -> Path:
+        """Map a container path (``/opt/ml/processing/...``) to the local folder."""
+        return Path(self.penv.local(container_path))
 
-    def finish(self, status: str, reason: str | None = None) -> None:
-        with _LOCK:
-            self.status = status
-            self.failure_reason = reason[:1024] if reason else None
-            if reason:
-                self.exit_message = reason[:1024]
-            self.end_time = self.last_modified = _now()
-            job = self.moto_job
-            if job is not None:
-                job.processing_job_status = status
-                job.processing_end_time = _naive(self.end_time)
-                job.last_modified_time = _naive(self.end_time)
-                if reason:
-                    job.failure_reason = self.failure_reason
-
-    def describe(self) -> dict[str, Any]:
-        """The DescribeProcessingJob response."""
-        r = self.request
-        with _LOCK:
-            out: dict[str, Any] = {
-                "ProcessingInputs": copy.deepcopy(r.get("ProcessingInputs") or []),
-                "ProcessingJobName": self.name,
-                "ProcessingResources": copy.deepcopy(r.get("ProcessingResources") or {}),
-                "AppSpecification": copy.deepcopy(r.get("AppSpecification") or {}),
-                "RoleArn": r.get("RoleArn"),
-                "ProcessingJobArn": self.arn,
-                "ProcessingJobStatus": self.status,
-                "CreationTime": self.creation_time,
-                "LastModifiedTime": self.last_modified,
-            }
-            for key in (
-                "ProcessingOutputConfig",
-                "StoppingCondition",
-                "Environment",
-                "NetworkConfig",
-                "ExperimentConfig",
-            ):
-                if r.get(key):
-                    out[key] = copy.deepcopy(r[key])
-            for key, val in (
-                ("ExitMessage", self.exit_message),
-                ("FailureReason", self.failure_reason),
-                ("ProcessingStartTime", self.start_time),
-                ("ProcessingEndTime", self.end_time),
-                ("MonitoringScheduleArn", self.monitoring_schedule_arn),
-            ):
-                if val is not None:
-                    out[key] = val
-        return out
+    def write_log(self, line: str) -> None:
+        """Write a line to the job's CloudWatch Logs stream."""
+        self.penv.log(line)
 
 
-_PROC_RUNS: dict[tuple[str, str, str], ProcessingRun] = {}
+Work = Callable[[ProcessingContext], None]
 _IMAGES: dict[str, Work] = {}
 
 
+def _where() -> tuple[str, str]:
+    from mllab import hooks
+
+    lab = hooks.active()
+    if lab is None:
+        return "123456789012", "us-east-1"
+    return str(lab.account_id), str(lab.region)
+
+
+def _adapt(work: Work, account_id: str, region: str) -> Callable[[Any], Any]:
+    """Wrap a :data:`Work` for :func:`mllab.offline.sagemaker.processing.run_processing_job`."""
+
+    def run(penv: Any) -> Any:
+        from mllab.offline.sagemaker.training import JobFailure
+
+        ctx = ProcessingContext(
+            penv=penv,
+            env={k: str(v) for k, v in (penv.environment or {}).items()},
+            request=penv.request,
+            account_id=account_id,
+            region=region,
+        )
+        try:
+            work(ctx)
+        except ProcessingFailure as err:
+            raise JobFailure(str(err)) from None
+        return ctx.result
+
+    return run
+
+
 def register_processing_image(repo: str, work: Work) -> Callable[[], None]:
-    """Run processing jobs of an image repository in-process with ``work`` (lab 04; tests).
+    """Run ``CreateProcessingJob`` of an image repository in-process with ``work`` (lab 04; tests).
+
+    The job itself (inputs, outputs, status, logs, stop) is run by
+    :mod:`mllab.offline.sagemaker.processing`; ``work`` is the container's analysis.
 
     Args:
         repo: the ECR repository name, e.g. ``"sagemaker-clarify-processing"``.
         work: called in the job's thread with a :class:`ProcessingContext` after the inputs
-            are downloaded; it writes the outputs under ``ctx.root`` (uploaded afterwards)
-            and raises :class:`ProcessingFailure` to fail the job with a reason.
+            are downloaded; it writes the outputs under their local paths (uploaded
+            afterwards) and raises :class:`ProcessingFailure` to fail the job with a reason.
 
     Returns:
         A function that removes the registration.
     """
-    with _LOCK:
-        _IMAGES[repo] = work
+    from mllab.offline.sagemaker import processing
+
+    _IMAGES[repo] = work
+
+    def factory(_request: dict[str, Any]) -> Callable[[Any], Any]:
+        account_id, region = _where()
+        return _adapt(work, account_id, region)
+
+    processing.register_processing_image(repo, factory)
 
     def remove() -> None:
-        with _LOCK:
-            if _IMAGES.get(repo) is work:
-                _IMAGES.pop(repo, None)
+        if _IMAGES.get(repo) is work:
+            _IMAGES.pop(repo, None)
+            # processing.py has no unregister yet: drop its entry the same way
+            getattr(processing, "_WORK_BY_IMAGE", {}).pop(repo, None)
 
     return remove
 
 
 def handles_image(image: str | None) -> bool:
-    """True when processing jobs of this image run in-process here (not in the generic runner)."""
+    """True when processing jobs of this image run an in-process analysis registered here."""
     return _repo(image) in _IMAGES
-
-
-def get_processing_run(account_id: str, region: str, name: str) -> ProcessingRun | None:
-    """The in-process run of a processing job, or None when it is not one of these."""
-    with _LOCK:
-        return _PROC_RUNS.get((account_id, region, name))
 
 
 def _moto_backend(account_id: str, region: str) -> Any:
@@ -742,199 +696,26 @@ def _moto_backend(account_id: str, region: str) -> Any:
     return sagemaker_backends[account_id][region]
 
 
-def _create_processing_in_moto(account_id: str, region: str, r: dict[str, Any]) -> Any:
-    be = _moto_backend(account_id, region)
-    with _LOCK:
-        return be.create_processing_job(
-            app_specification=r.get("AppSpecification") or {},
-            experiment_config=r.get("ExperimentConfig"),
-            network_config=r.get("NetworkConfig"),
-            processing_inputs=r.get("ProcessingInputs") or [],
-            processing_job_name=r["ProcessingJobName"],
-            processing_output_config=r.get("ProcessingOutputConfig") or {},
-            role_arn=r.get("RoleArn"),
-            tags=r.get("Tags") or [],
-            stopping_condition=r.get("StoppingCondition") or {},
-        )
-
-
-def start_processing(
-    account_id: str,
-    region: str,
-    request: dict[str, Any],
-    work: Work,
-    *,
-    create_in_moto: bool = False,
-    stage: Callable[[ProcessingContext], None] | None = None,
-    monitoring_schedule_arn: str | None = None,
-) -> ProcessingRun:
-    """Run a processing job in a background thread of this process; return its live state.
-
-    The thread downloads each ``S3Input`` into the local stand-in of its ``LocalPath``,
-    calls ``stage`` (extra inputs) and ``work``, then uploads each ``S3Output``'s
-    ``LocalPath`` to its ``S3Uri``.
-
-    Args:
-        account_id: the offline account.
-        region: the region.
-        request: a CreateProcessingJob request.
-        work: the container's work.
-        create_in_moto: also store the job in moto (jobs the service starts itself, such as
-            monitoring executions, which the guard already priced with their schedule).
-        stage: called before ``work`` to place inputs that are not plain S3 prefixes.
-        monitoring_schedule_arn: set for monitoring executions.
-
-    Returns:
-        The run; ``run.done`` is set when it ended. On AWS it bills the processing
-        instances for its duration; offline it costs nothing.
-    """
-    request = copy.deepcopy(request)
-    moto_job = None
-    if create_in_moto:
-        moto_job = _create_processing_in_moto(account_id, region, request)
-    else:
-        try:
-            moto_job = _moto_backend(account_id, region).processing_jobs.get(
-                request["ProcessingJobName"]
-            )
-        except Exception:  # noqa: BLE001
-            moto_job = None
-    run = ProcessingRun(
-        account_id=account_id,
-        region=region,
-        request=request,
-        monitoring_schedule_arn=monitoring_schedule_arn,
-        moto_job=moto_job,
-    )
-    if moto_job is not None:
-        moto_job.processing_job_status = "InProgress"
-        moto_job.processing_end_time = None
-    with _LOCK:
-        _PROC_RUNS[(account_id, region, run.name)] = run
-    thread = threading.Thread(
-        target=_execute_processing,
-        args=(run, work, stage),
-        name=f"mllab-processing-{run.name}",
-        daemon=True,
-    )
-    run.thread = thread
-    thread.start()
-    return run
-
-
-def _execute_processing(
-    run: ProcessingRun, work: Work, stage: Callable[[ProcessingContext], None] | None
-) -> None:
-    from mllab.offline.sagemaker import cwlogs, s3io
-
-    stream = cwlogs.LogStream(
-        run.account_id, run.region, cwlogs.PROCESSING_GROUP, f"{run.name}/algo-1-{int(time.time())}"
-    )
-    tmp = Path(tempfile.mkdtemp(prefix="mllab-proc-"))
-    ctx = ProcessingContext(
-        root=tmp / "processing",
-        env={k: str(v) for k, v in (run.request.get("Environment") or {}).items()},
-        request=run.request,
-        account_id=run.account_id,
-        region=run.region,
-        log=stream,
-        run=run,
-    )
-    try:
-        with _LOCK:
-            run.start_time = _now()
-        for inp in run.request.get("ProcessingInputs") or []:
-            s3 = inp.get("S3Input")
-            if not s3:
-                continue
-            dest = ctx.local(
-                s3.get("LocalPath") or f"{CONTAINER_BASE}/input/{inp.get('InputName')}"
-            )
-            uri = str(s3["S3Uri"])
-            files = s3io.download_prefix(
-                run.account_id, uri, dest, manifest=s3.get("S3DataType") == "ManifestFile"
-            )
-            if not files and not inp.get("mllab:optional"):
-                raise ProcessingFailure(
-                    f'ClientError: No S3 objects found under S3 URL "{uri}" given in input data '
-                    f"source. Please ensure that the bucket exists in the selected region "
-                    f"({run.region}), that objects exist under that S3 prefix, and that the role "
-                    f'"{run.request.get("RoleArn")}" has "s3:ListBucket" permissions on bucket '
-                    f'"{uri[5:].split("/", 1)[0]}".'
-                )
-            stream.write(f"Downloaded {len(files)} file(s) from {uri} to {s3.get('LocalPath')}")
-        if stage is not None:
-            stage(ctx)
-        if run.stop.is_set():
-            run.finish("Stopped")
-            return
-        work(ctx)
-        if run.stop.is_set():
-            run.finish("Stopped")
-            return
-        for out in (run.request.get("ProcessingOutputConfig") or {}).get("Outputs") or []:
-            s3 = out.get("S3Output")
-            if not s3:
-                continue
-            written = s3io.upload_dir(run.account_id, ctx.local(s3["LocalPath"]), str(s3["S3Uri"]))
-            stream.write(f"Uploaded {len(written)} file(s) to {s3['S3Uri']}")
-        run.finish("Completed")
-    except ProcessingFailure as err:
-        stream.write(str(err))
-        run.finish("Failed", str(err))
-    except Exception as err:  # noqa: BLE001 - a defect must still end the job
-        import traceback
-
-        stream.write(traceback.format_exc())
-        run.finish("Failed", f"AlgorithmError: {type(err).__name__}: {err}")
-    finally:
-        stream.flush()
-        shutil.rmtree(tmp, ignore_errors=True)
-        run.done.set()
-
-
-@handles("sagemaker", "CreateProcessingJob", "after")
-def _create_processing_after(call: OfflineCall) -> None:
-    image = (call.params.get("AppSpecification") or {}).get("ImageUri")
-    with _LOCK:
-        work = _IMAGES.get(_repo(image))
-    if work is None:
-        return
-    run = start_processing(call.account_id, call.region, call.params, work)
-    if call.response is not None:
-        call.response["ProcessingJobArn"] = run.arn
+#: processing job name -> the monitoring schedule ARN that started it
+_EXECUTION_JOBS: dict[tuple[str, str, str], str] = {}
 
 
 @handles("sagemaker", "DescribeProcessingJob", "before")
-def _describe_processing(call: OfflineCall) -> dict[str, Any] | None:
-    run = get_processing_run(
-        call.account_id, call.region, str(call.params.get("ProcessingJobName"))
-    )
+def _describe_execution_job(call: OfflineCall) -> dict[str, Any] | None:
+    """Monitoring executions' jobs also name their schedule (``MonitoringScheduleArn``)."""
+    name = str(call.params.get("ProcessingJobName"))
+    with _LOCK:
+        sched = _EXECUTION_JOBS.get((call.account_id, call.region, name))
+    if sched is None:
+        return None
+    from mllab.offline.sagemaker import processing
+
+    run = processing.get_run(call.account_id, call.region, name)
     if run is None:
         return None
-    run.done.wait(DESCRIBE_WAIT_SECONDS)
-    return run.describe()
-
-
-@handles("sagemaker", "StopProcessingJob", "before")
-def _stop_processing(call: OfflineCall) -> dict[str, Any] | None:
-    run = get_processing_run(
-        call.account_id, call.region, str(call.params.get("ProcessingJobName"))
-    )
-    if run is None:
-        return None
-    with _LOCK:
-        status = run.status
-    if status != "InProgress":
-        raise AwsError(
-            "ValidationException",
-            f"The request was rejected because the processing job is in status {status}.",
-        )
-    with _LOCK:
-        run.status = "Stopping"
-    run.stop.set()
-    run.done.wait(DESCRIBE_WAIT_SECONDS)
-    return {}
+    out = run.describe()
+    out["MonitoringScheduleArn"] = sched
+    return dict(out)
 
 
 # ====================================================================== the analyzer container
@@ -985,7 +766,7 @@ def _analyzer(ctx: ProcessingContext) -> None:
     stats, cons = baseline(df, _config_override(env))
     (out / "statistics.json").write_text(json.dumps(stats, indent=4))
     (out / "constraints.json").write_text(json.dumps(cons, indent=4))
-    ctx.log.write(f"Baselined {len(df)} records with {len(df.columns)} features.")
+    ctx.write_log(f"Baselined {len(df)} records with {len(df.columns)} features.")
 
 
 def _config_override(env: dict[str, str]) -> dict[str, Any] | None:
@@ -1036,8 +817,8 @@ def _monitor_run(ctx: ProcessingContext, out: Path, fmt: Any) -> None:
     (out / "constraint_violations.json").write_text(
         json.dumps({"violations": violations}, indent=4)
     )
-    ctx.run.result = {"violations": violations, "drift": drift, "records": len(frame)}
-    ctx.log.write(f"Analyzed {len(frame)} records: {len(violations)} violation(s).")
+    ctx.result = {"violations": violations, "drift": drift, "records": len(frame)}
+    ctx.write_log(f"Analyzed {len(frame)} records: {len(violations)} violation(s).")
     cfg = constraints.get("monitoring_config") or {}
     emit = (
         str(cfg.get("emit_metrics", "Enabled")) == "Enabled"
@@ -1097,7 +878,7 @@ class Execution:
     job_definition_name: str | None
     monitoring_type: str
     endpoint: str | None
-    run: ProcessingRun | None = None
+    run: Any = None  # mllab.offline.sagemaker.processing.ProcessingRun
     status: str = "Pending"
     failure_reason: str | None = None
     last_modified: dt.datetime = field(default_factory=_now)
@@ -1749,17 +1530,24 @@ def _start_execution(s: Schedule, window: str | dt.timedelta | None) -> Executio
                 kept += len(lines)
                 target = dest / key.replace("/", "_")
                 target.write_text("\n".join(lines) + "\n")
-        ctx.log.write(f"Staged {kept} captured record(s) from {capture_uri}")
+        ctx.write_log(f"Staged {kept} captured record(s) from {capture_uri}")
 
-    work = _IMAGES.get(_repo(app.get("ImageUri"))) or _analyzer
-    execution.run = start_processing(
-        s.account_id,
-        s.region,
+    analysis = _IMAGES.get(_repo(app.get("ImageUri"))) or _analyzer
+
+    def work(ctx: ProcessingContext) -> None:
+        stage(ctx)
+        analysis(ctx)
+
+    from mllab.offline.sagemaker import processing
+
+    with _LOCK:
+        _EXECUTION_JOBS[(s.account_id, s.region, job_name)] = s.arn
+    execution.run = processing.run_processing_job(
         request,
-        work,
+        _adapt(work, s.account_id, s.region),
+        account_id=s.account_id,
+        region=s.region,
         create_in_moto=True,
-        stage=stage,
-        monitoring_schedule_arn=s.arn,
     )
     execution.status = "InProgress"
     with _LOCK:
@@ -1782,13 +1570,7 @@ def _inference_time(rec: dict[str, Any]) -> dt.datetime | None:
 
 @on_reset
 def _reset() -> None:
-    """Stop in-process jobs and forget schedules, executions and runs (the lab closed)."""
+    """Forget schedules and executions (the lab closed; processing stops the jobs)."""
     with _LOCK:
-        runs = list(_PROC_RUNS.values())
-        _PROC_RUNS.clear()
         _SCHEDULES.clear()
-    for run in runs:
-        run.stop.set()
-    for run in runs:
-        if run.thread is not None and run.thread.is_alive():
-            run.thread.join(timeout=5)
+        _EXECUTION_JOBS.clear()
