@@ -75,3 +75,27 @@ def test_nested_labs_act_for_the_innermost() -> None:
         inner.client("sagemaker").create_training_job(**training())
         assert inner.ledger.latest_for("guarded", run=inner.run_id) is not None
         assert outer.ledger.rows(run=outer.run_id) == []
+
+
+def test_sagemaker_sdk_model_builder_deploy_is_guarded(lab: Any) -> None:
+    from sagemaker.serve import ModelBuilder
+    from sagemaker.serve.mode.function_pointers import Mode
+
+    from tests.guard.test_guard_refusals import IMAGE
+
+    mb = ModelBuilder(
+        s3_model_data_url=f"s3://{lab.bucket}/sdk/model.tar.gz",
+        image_uri=IMAGE,
+        role_arn=lab.role_arn,
+        sagemaker_session=lab.sm_session,
+        instance_type="ml.g5.xlarge",
+        mode=Mode.SAGEMAKER_ENDPOINT,
+    )
+    mb.build(model_name="guarded-model")
+    with pytest.raises(CostGuardError, match="allow-list"):
+        mb.deploy(
+            endpoint_name="guarded-ep", initial_instance_count=1, instance_type="ml.g5.xlarge"
+        )
+    sm = lab.client("sagemaker")
+    assert sm.list_endpoints()["Endpoints"] == []
+    assert sm.list_endpoint_configs()["EndpointConfigs"] == []
