@@ -164,6 +164,14 @@ def _safe(d: Diagram, what: str, fn: Callable[[], Iterable[Any]]) -> list[Any]:
         return []
 
 
+def _one(d: Diagram, what: str, fn: Callable[..., Any], **params: Any) -> dict[str, Any] | None:
+    try:
+        return dict(fn(**params))
+    except Exception as err:  # noqa: BLE001 - a missing resource must not hide the rest
+        d.problems.append(f"{what} ({type(err).__name__})")
+        return None
+
+
 def diagram(lab: Any, *, max_items: int = 50) -> Diagram:
     """Draw what exists in the lab's account now (``lab.diagram()``, introduced in lab 01).
 
@@ -214,14 +222,12 @@ def diagram(lab: Any, *, max_items: int = 50) -> Diagram:
         :max_items
     ]:
         node = d.add("delivery", name)
-        desc = _safe(
-            d,
-            f"delivery stream {name}",
-            lambda n=name: [fh.describe_delivery_stream(DeliveryStreamName=n)],
+        desc = _one(
+            d, f"delivery stream {name}", fh.describe_delivery_stream, DeliveryStreamName=name
         )
         if not desc:
             continue
-        dd = desc[0]["DeliveryStreamDescription"]
+        dd = desc["DeliveryStreamDescription"]
         src = dd.get("Source", {}).get("KinesisStreamSourceDescription", {}).get("KinesisStreamARN")
         if src:
             sname = src.split("/")[-1]
@@ -241,8 +247,8 @@ def diagram(lab: Any, *, max_items: int = 50) -> Diagram:
     for db in _safe(d, "Glue databases", lambda: glue.get_databases()["DatabaseList"])[:max_items]:
         dbn = db["Name"]
         dnode = d.add("database", dbn)
-        for t in _safe(
-            d, f"Glue tables of {dbn}", lambda n=dbn: glue.get_tables(DatabaseName=n)["TableList"]
+        for t in (_one(d, f"Glue tables of {dbn}", glue.get_tables, DatabaseName=dbn) or {}).get(
+            "TableList", []
         )[:max_items]:
             tnode = d.add("table", f"{dbn}.{t['Name']}")
             d.link(dnode, tnode)
@@ -273,17 +279,15 @@ def diagram(lab: Any, *, max_items: int = 50) -> Diagram:
     )[:max_items]:
         name = j["TrainingJobName"]
         jnode = d.add("training", f"{name} ({j.get('TrainingJobStatus', '')})")
-        desc = _safe(
-            d, f"training job {name}", lambda n=name: [sm.describe_training_job(TrainingJobName=n)]
-        )
+        desc = _one(d, f"training job {name}", sm.describe_training_job, TrainingJobName=name)
         if not desc:
             continue
-        for ch in desc[0].get("InputDataConfig", []):
+        for ch in desc.get("InputDataConfig", []):
             uri = ch.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri", "")
             p = prefix_node(uri) if uri else None
             if p:
                 d.link(p, jnode, ch.get("ChannelName", ""))
-        art = desc[0].get("ModelArtifacts", {}).get("S3ModelArtifacts", "")
+        art = desc.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")
         if art:
             anode = d.add("artifact", _s3_parts(art)[1].split("/output/")[0] + "/model.tar.gz")
             artifacts[art] = anode
@@ -300,9 +304,9 @@ def diagram(lab: Any, *, max_items: int = 50) -> Diagram:
     for m in _safe(d, "models", lambda: sm.list_models(MaxResults=100)["Models"])[:max_items]:
         name = m["ModelName"]
         mnode = model_ids[name] = d.add("model", name)
-        desc = _safe(d, f"model {name}", lambda n=name: [sm.describe_model(ModelName=n)])
+        desc = _one(d, f"model {name}", sm.describe_model, ModelName=name)
         if desc:
-            pc = desc[0].get("PrimaryContainer") or (desc[0].get("Containers") or [{}])[0]
+            pc = desc.get("PrimaryContainer") or (desc.get("Containers") or [{}])[0]
             url = pc.get("ModelDataUrl", "")
             if url:
                 anode = artifacts.get(url) or d.add(
@@ -315,12 +319,10 @@ def diagram(lab: Any, *, max_items: int = 50) -> Diagram:
     )[:max_items]:
         name = c["EndpointConfigName"]
         cnode = config_ids[name] = d.add("endpoint-config", name)
-        desc = _safe(
-            d,
-            f"endpoint config {name}",
-            lambda n=name: [sm.describe_endpoint_config(EndpointConfigName=n)],
+        desc = _one(
+            d, f"endpoint config {name}", sm.describe_endpoint_config, EndpointConfigName=name
         )
-        for v in desc[0].get("ProductionVariants", []) if desc else []:
+        for v in desc.get("ProductionVariants", []) if desc else []:
             mn = v.get("ModelName", "")
             if mn:
                 d.link(model_ids.get(mn) or d.add("model", mn), cnode, v.get("VariantName", ""))
@@ -329,29 +331,25 @@ def diagram(lab: Any, *, max_items: int = 50) -> Diagram:
     ]:
         name = e["EndpointName"]
         enode = d.add("endpoint", f"{name} ({e.get('EndpointStatus', '')})")
-        desc = _safe(d, f"endpoint {name}", lambda n=name: [sm.describe_endpoint(EndpointName=n)])
-        if desc and desc[0].get("EndpointConfigName"):
-            cn = desc[0]["EndpointConfigName"]
+        desc = _one(d, f"endpoint {name}", sm.describe_endpoint, EndpointName=name)
+        if desc and desc.get("EndpointConfigName"):
+            cn = desc["EndpointConfigName"]
             d.link(config_ids.get(cn) or d.add("endpoint-config", cn), enode)
     for t in _safe(
         d, "transform jobs", lambda: sm.list_transform_jobs(MaxResults=100)["TransformJobSummaries"]
     )[:max_items]:
         name = t["TransformJobName"]
         tnode = d.add("transform", f"{name} ({t.get('TransformJobStatus', '')})")
-        desc = _safe(
-            d,
-            f"transform job {name}",
-            lambda n=name: [sm.describe_transform_job(TransformJobName=n)],
-        )
+        desc = _one(d, f"transform job {name}", sm.describe_transform_job, TransformJobName=name)
         if desc:
-            mn = desc[0].get("ModelName", "")
+            mn = desc.get("ModelName", "")
             if mn:
                 d.link(model_ids.get(mn) or d.add("model", mn), tnode)
-            src = desc[0].get("TransformInput", {}).get("DataSource", {}).get("S3DataSource", {})
+            src = desc.get("TransformInput", {}).get("DataSource", {}).get("S3DataSource", {})
             p = prefix_node(src.get("S3Uri", "")) if src.get("S3Uri") else None
             if p:
                 d.link(p, tnode, "input")
-            out = desc[0].get("TransformOutput", {}).get("S3OutputPath", "")
+            out = desc.get("TransformOutput", {}).get("S3OutputPath", "")
             q = prefix_node(out) if out else None
             if q:
                 d.link(tnode, q, "output")

@@ -119,6 +119,7 @@ def choice(
         CheckFailed: the answer is wrong (the message explains the picked options), empty, or
             names a letter that is not an option; or the question id is unknown.
     """
+    spec: dict[str, Any] | None
     if isinstance(question, dict):
         qid, spec = str(question.get("id", "question")), question
     else:

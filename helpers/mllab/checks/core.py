@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 T = TypeVar("T")
 
@@ -146,7 +146,7 @@ class Requirement:
         exc_type: type[BaseException] | None,
         exc: BaseException | None,
         tb: TracebackType | None,
-    ) -> bool:
+    ) -> Literal[False]:
         if exc is None:
             self.passed = True
             detail = "; ".join(self.notes)
@@ -177,8 +177,10 @@ class Requirement:
 
     def __call__(self, fn: Callable[[], T]) -> T | None:
         """Use as a decorator: run ``fn`` now, inside the requirement, and return its result."""
+        result: T | None = None
         with self:
-            return fn()
+            result = fn()
+        return result
 
     def _record(self, passed: bool, detail: str) -> None:
         if not self.record:

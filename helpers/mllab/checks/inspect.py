@@ -198,7 +198,7 @@ def delivery_stream(lab: Any, name: str) -> DeliveryStreamFacts:
         DeliveryStreamName=name,
     )["DeliveryStreamDescription"]
     dests = desc.get("Destinations", [])
-    s3 = {}
+    s3: dict[str, Any] = {}
     for d in dests:
         s3 = d.get("ExtendedS3DestinationDescription") or d.get("S3DestinationDescription") or {}
         if s3:

@@ -44,8 +44,8 @@ def run(lab_ref: str, solution: bool, timeout: float, root: Path | None, keep_ho
         folder = Path.cwd() / folder.name
     try:
         path = find_lab(lab_ref, folder)
-    except LookupError as err:
-        raise click.ClickException(str(err)) from None
+    except LookupError as missing:
+        raise click.ClickException(str(missing)) from None
     click.echo(f"Running {path} ({'solution' if solution else 'learner copy'}) ...")
     with tempfile.TemporaryDirectory(prefix="mllab-run-") as tmp:
         home = config.home() if keep_home else Path(tmp) / "home"

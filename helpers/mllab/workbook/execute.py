@@ -196,12 +196,14 @@ def execute(
         if not ran and "execution" not in cell.get("metadata", {}):
             continue
         text = _cell_text(cell)
-        err = _cell_error(cell)
+        cell_err = _cell_error(cell)
         results = parse_results(text)
         cells.append(
-            CellRun(i, cell.source, _seconds(cell), text, results, err, is_stub_cell(cell.source))
+            CellRun(
+                i, cell.source, _seconds(cell), text, results, cell_err, is_stub_cell(cell.source)
+            )
         )
-        if err:
+        if cell_err:
             break
     if stopped is not None and not any(c.error for c in cells):
         # a timeout (or a dead kernel) leaves no error output: blame the last cell that started
