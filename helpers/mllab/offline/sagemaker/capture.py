@@ -218,3 +218,14 @@ def decode_data(part: dict[str, Any]) -> bytes:
     if part.get("encoding") == "BASE64":
         return base64.b64decode(part.get("data", ""))
     return str(part.get("data", "")).encode("utf-8")
+
+
+def _reset() -> None:
+    """The offline account is wiped: forget the open capture files."""
+    with _LOCK:
+        _FILES.clear()
+
+
+from mllab.offline.registry import on_reset  # noqa: E402 - registered after the state it resets
+
+on_reset(_reset)

@@ -126,9 +126,9 @@ class TrainingEnv:
                     name: {
                         "ContentType": ch.get("ContentType"),
                         "TrainingInputMode": ch.get("InputMode", "File"),
-                        "S3DistributionType": (ch.get("DataSource", {}).get("S3DataSource", {}) or {}).get(
-                            "S3DataDistributionType", "FullyReplicated"
-                        ),
+                        "S3DistributionType": (
+                            ch.get("DataSource", {}).get("S3DataSource", {}) or {}
+                        ).get("S3DataDistributionType", "FullyReplicated"),
                         "RecordWrapperType": ch.get("RecordWrapperType", "None"),
                     }
                     for name, ch in self.channels.items()

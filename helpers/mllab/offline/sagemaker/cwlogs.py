@@ -94,7 +94,8 @@ def put_metrics(
 
         from moto.cloudwatch.models import cloudwatch_backends
 
-        now = dt.datetime.now(dt.UTC)
+        # moto's CloudWatch compares stored timestamps with naive UTC ones
+        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         data = [
             {
                 "MetricName": name,

@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mllab.offline.registry import AwsError, OfflineCall, handles
+from mllab.offline.registry import AwsError, OfflineCall, handles, on_reset
 
 #: How long DescribeEndpoint waits for a model load in progress (seconds).
 DESCRIBE_WAIT_SECONDS = 10.0
@@ -899,3 +899,12 @@ def close_all() -> None:
         keys = list(_RUNTIMES)
     for key in keys:
         _drop(*key)
+
+
+@on_reset
+def _reset() -> None:
+    """The offline account is wiped: unload every endpoint's models and forget them."""
+    close_all()
+    with _LOCK:
+        _LOADING.clear()
+        _IMAGE_CACHE.clear()

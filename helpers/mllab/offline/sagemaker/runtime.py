@@ -41,7 +41,7 @@ import traceback
 import uuid
 from typing import Any
 
-from mllab.offline.registry import AwsError, OfflineCall, handles
+from mllab.offline.registry import AwsError, OfflineCall, handles, on_reset
 from mllab.offline.sagemaker import hosting
 
 #: Largest real-time request body (bytes): 6 MB.
@@ -543,3 +543,11 @@ def wait_async(timeout: float = 60.0) -> bool:
     for t in threads:
         t.join(max(0.0, deadline - time.time()))
     return not any(t.is_alive() for t in threads)
+
+
+@on_reset
+def _reset() -> None:
+    """The offline account is wiped: let async requests finish, drop unflushed metrics."""
+    wait_async(timeout=10.0)
+    _ASYNC.clear()
+    _METRICS.clear()

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mllab.offline.registry import AwsError, OfflineCall, handles
+from mllab.offline.registry import AwsError, OfflineCall, handles, on_reset
 
 #: How long DescribeTransformJob waits for a running job (seconds).
 DESCRIBE_WAIT_SECONDS = 30.0
@@ -625,3 +625,12 @@ def wait_jobs(timeout: float = 60.0) -> bool:
     for job in list(_JOBS.values()):
         job.done.wait(timeout)
     return all(j.done.is_set() for j in _JOBS.values())
+
+
+@on_reset
+def _reset() -> None:
+    """The offline account is wiped: stop running transform jobs and forget them."""
+    for job in list(_JOBS.values()):
+        job.stop.set()
+    wait_jobs(timeout=10.0)
+    _JOBS.clear()

@@ -851,8 +851,11 @@ def predict(model: Any, body: bytes, content_type: str, accept: str) -> tuple[by
             X = np.hstack([X, np.full((X.shape[0], n - X.shape[1]), np.nan)])
     elif X.shape[1] > n:
         X = X[:, :n]
-    dm = xgb.DMatrix(X)
+    # Small requests predict on one thread: starting the thread pool costs more than it saves.
+    threads = 1 if X.shape[0] < 10_000 else max(1, os.cpu_count() or 1)
+    dm = xgb.DMatrix(X, nthread=threads)
     booster = model["booster"]
+    booster.set_param({"nthread": threads})
     best = model.get("best_iteration")
     rng = (0, best + 1) if best is not None else (0, 0)
     preds = booster.predict(dm, iteration_range=rng, validate_features=False)
