@@ -8,7 +8,7 @@ STAMP_DEV := $(VENV)/.stamp-dev
 PORT   ?= 8888
 PYTEST_ARGS ?=
 
-.PHONY: lab test labs lint format bench clean venv
+.PHONY: lab test labs labs-check lint format bench clean venv
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed; set PYTHON=python3.11")'
@@ -30,15 +30,23 @@ lab: $(STAMP_RUN)
 	MLLAB_BACKEND=$${MLLAB_BACKEND:-offline} $(BIN)/jupyter lab --notebook-dir=labs \
 		--no-browser --ip=127.0.0.1 --port=$(PORT) --ServerApp.open_browser=False
 
-## test: set up, lint, then run every test (unit, notebooks both ways, sync)
+## test: set up, lint, then run every test: each solution under nbval, then the suite
+## (unit tests, learner copies fail at their stubs, labs/ in sync, stated costs measured)
 test: $(STAMP_DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	@home=$$(mktemp -d); \
+	MLLAB_NBVAL_HOME=$$home $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax solutions $(PYTEST_ARGS); nb=$$?; \
+	MLLAB_NBVAL_HOME=$$home $(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS); rc=$$?; \
+	rm -rf $$home; \
+	if [ $$nb -ne 0 ]; then echo "nbval run of solutions/ failed (exit $$nb)"; exit $$nb; fi; exit $$rc
 
-## labs: regenerate the learner notebooks in labs/ from solutions/
+## labs: regenerate the learner notebooks in labs/ from solutions/ (labs-check: only compare)
 labs: $(STAMP_RUN)
 	$(BIN)/python -m mllab.workbook.generate solutions labs
+
+labs-check: $(STAMP_RUN)
+	$(BIN)/python -m mllab.workbook.generate solutions labs --check
 
 ## lint: ruff and mypy
 lint: $(STAMP_DEV)
