@@ -35,6 +35,7 @@ lab: $(STAMP_RUN)
 test: $(STAMP_DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	@home=$$(mktemp -d); \
 	MLLAB_NBVAL_HOME=$$home $(BIN)/python -m pytest -n 2 --dist loadfile --nbval-lax solutions $(PYTEST_ARGS); nb=$$?; \
 	MLLAB_NBVAL_HOME=$$home $(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS); rc=$$?; \

@@ -174,10 +174,10 @@ def teardown_run(lab: Lab) -> list[dict[str, str]]:
     for (kind, name), res in list(found.items()):
         if kind == "stream-consumer" and not res.extra:
             # the consumer's stream ARN is the prefix of the consumer ARN
-            row = lab.ledger.latest_for(name, run=lab.run_id)
-            if row and row.arn:
+            consumer = lab.ledger.latest_for(name, run=lab.run_id)
+            if consumer and consumer.arn:
                 found[(kind, name)] = Resource(
-                    kind, name, lab.name, lab.run_id, extra=row.arn.split("/consumer/")[0]
+                    kind, name, lab.name, lab.run_id, extra=consumer.arn.split("/consumer/")[0]
                 )
     done: list[dict[str, str]] = []
     for res in sorted(found.values(), key=lambda r: KINDS.index(r.kind)):

@@ -244,7 +244,7 @@ def predict(
                 f"Endpoint {rt.name} is a multi-model endpoint: pass TargetModel (the model "
                 "archive's path relative to the model's ModelDataUrl prefix).",
             )
-        served = vr.target_model(rt.account_id, target_model)
+        served: Any = vr.target_model(rt.account_id, target_model)
     else:
         if target_model:
             raise AwsError(

@@ -69,7 +69,8 @@ def _parse_jsonpath(path: str) -> list[tuple[str, Any]]:
     path = path.strip()
     if not path.startswith("$"):
         raise ValueError(f"JSONPath {path!r} must start with '$'")
-    rest, steps = path[1:], []
+    rest = path[1:]
+    steps: list[tuple[str, Any]] = []
     while rest:
         if rest.startswith(".."):
             raise ValueError(f"JSONPath {path!r}: recursive descent ('..') is not supported")
