@@ -367,11 +367,12 @@ def test_lab_close_stops_running_job(fake_algo: Any) -> None:
             lab, "fake-close", _train_val(lab), HyperParameters={"feature_dim": "3", "sleep": "60"}
         )
     )
+    run = [r for r in training.runs() if r.name == "fake-close"][-1]
     t0 = time.monotonic()
     lab.close()
     assert time.monotonic() - t0 < 20
-    run = [r for r in training.runs() if r.name == "fake-close"][-1]
     assert run.done.is_set() and run.status == "Stopped"
+    assert training.runs() == []  # the wiped offline account forgets its jobs
 
 
 def test_multi_instance_sharded(lab: Any, fake_algo: Any) -> None:

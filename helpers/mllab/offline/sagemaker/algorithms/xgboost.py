@@ -35,6 +35,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,10 @@ from mllab.offline.sagemaker.algorithms._common import (
     validate_hyperparameters,
 )
 from mllab.offline.sagemaker.contract import AlgorithmError, ClientError, TrainingEnv
+
+# The container's model file has no extension; xgboost warns about guessing the format on
+# every save and load. The real container's logs do not show that, so neither do ours.
+warnings.filterwarnings("ignore", message=r".*(UBJSON format as default|Unknown file format).*")
 
 NAME = "xgboost"
 MODEL_FILE = "xgboost-model"
