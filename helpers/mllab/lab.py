@@ -343,8 +343,9 @@ class Lab:
             if kind == "glue_job":
                 return dict(self.client("glue").get_job(JobName=name)["Job"])
             if kind == "stream":
+                key = "StreamARN" if name.startswith("arn:") else "StreamName"
                 return dict(
-                    self.client("kinesis").describe_stream_summary(StreamARN=name)[
+                    self.client("kinesis").describe_stream_summary(**{key: name})[
                         "StreamDescriptionSummary"
                     ]
                 )

@@ -63,3 +63,12 @@ def test_spent_and_remaining(lab: Any) -> None:
     cost = lab.cost()
     assert cost["spent_usd"] == pytest.approx(0.115 * 600 / 3600)
     assert cost["remaining_usd"] == pytest.approx(5 - cost["spent_usd"])
+
+
+def test_extended_retention_is_priced_per_shard_hour(lab: Any) -> None:
+    kinesis = lab.client("kinesis")
+    kinesis.create_stream(StreamName="replay", ShardCount=3)
+    kinesis.increase_stream_retention_period(StreamName="replay", RetentionPeriodHours=168)
+    row = lab.ledger.latest_for("replay#retention", run=lab.run_id)
+    assert row is not None
+    assert row.estimate_usd == pytest.approx(3 * 0.02 * 1.0)

@@ -215,6 +215,7 @@ class Guard:
         elif service == "kinesis" and operation == "DeleteStream":
             name = params.get("StreamName") or str(params.get("StreamARN", "")).rsplit("/", 1)[-1]
             self._settle_elapsed(str(name))
+            self._settle_elapsed(f"{name}#retention")
         elif service == "kinesis" and operation == "DeregisterStreamConsumer":
             self._settle_elapsed(str(params.get("ConsumerName", "")))
         elif service == "athena" and operation == "GetQueryExecution":

@@ -549,6 +549,34 @@ def _kinesis_reshard(p: dict[str, Any], policy: Policy) -> Estimate:
     return Estimate(hourly * policy.ttl_hours, str(name), hourly, detail={"shards": shards})
 
 
+@estimator("kinesis", "IncreaseStreamRetentionPeriod")
+def _kinesis_retention(p: dict[str, Any], policy: Policy) -> Estimate:
+    hours = p.get("RetentionPeriodHours")
+    if isinstance(hours, bool) or not isinstance(hours, int) or hours < 24:
+        raise Refusal(
+            f"RetentionPeriodHours is {hours!r}; it must be a whole number of hours >= 24",
+            "set RetentionPeriodHours between 24 and 8760",
+        )
+    ref = str(p.get("StreamARN") or p.get("StreamName") or "")
+    stream = policy.lookup("stream", ref) or {}
+    shards = int(stream.get("OpenShardCount") or 1)
+    extended = hours > 24
+    hourly = (
+        shards * pricing.price("kinesis_extended_retention_usd_per_shard_hour") if extended else 0.0
+    )
+    name = p.get("StreamName") or ref.rsplit("/", 1)[-1]
+    return Estimate(
+        hourly * policy.ttl_hours,
+        f"{name}#retention",
+        hourly,
+        detail={
+            "shards": shards,
+            "retention_hours": hours,
+            "basis": "extended retention per shard-hour (over 24 h)",
+        },
+    )
+
+
 @estimator("kinesis", "RegisterStreamConsumer")
 def _kinesis_efo(p: dict[str, Any], policy: Policy) -> Estimate:
     arn = str(p.get("StreamARN", ""))
