@@ -82,11 +82,55 @@ def _analyst_athena(lab: Any, role_arn: str) -> Any:
 
 
 def _grant(lab: Any, role: str, resource: dict[str, Any], perms: list[str] | None = None) -> None:
+    _take_table_out_of_iam_only_mode(lab)
     lab.client("lakeformation").grant_permissions(
         Principal={"DataLakePrincipalIdentifier": role},
         Resource=resource,
         Permissions=perms or ["SELECT"],
     )
+
+
+def _take_table_out_of_iam_only_mode(lab: Any) -> None:
+    """Revoke the default IAM_ALLOWED_PRINCIPALS grant (once), as on AWS before LF governs."""
+    lf = lab.client("lakeformation")
+    table = {"Table": {"DatabaseName": "hr", "Name": "people"}}
+    iam_allowed = {"DataLakePrincipalIdentifier": "IAM_ALLOWED_PRINCIPALS"}
+    listed = lf.list_permissions(Resource=table)["PrincipalResourcePermissions"]
+    if any(g["Principal"] == iam_allowed for g in listed):
+        lf.revoke_permissions(Principal=iam_allowed, Resource=table, Permissions=["ALL"])
+
+
+def test_new_table_gets_the_default_iam_allowed_principals_grant(lab: Any, people: str) -> None:
+    lf = lab.client("lakeformation")
+    table = {"Table": {"DatabaseName": "hr", "Name": "people"}}
+    listed = lf.list_permissions(Resource=table)["PrincipalResourcePermissions"]
+    assert [
+        g["Permissions"]
+        for g in listed
+        if g["Principal"]["DataLakePrincipalIdentifier"] == "IAM_ALLOWED_PRINCIPALS"
+    ] == [["ALL"]]
+    # a column grant alone does not govern the table while the default grant stands
+    lf.grant_permissions(
+        Principal={"DataLakePrincipalIdentifier": people},
+        Resource={
+            "TableWithColumns": {"DatabaseName": "hr", "Name": "people", "ColumnNames": ["id"]}
+        },
+        Permissions=["SELECT"],
+    )
+    qe, rows = _query(lab, _analyst_athena(lab, people), "SELECT email FROM people")
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    listed = lf.list_permissions(Resource=table)["PrincipalResourcePermissions"]
+    assert any("TableWithColumns" in g["Resource"] for g in listed)  # column grants listed too
+
+
+def test_revoking_a_grant_that_does_not_exist_fails(lab: Any, people: str) -> None:
+    lf = lab.client("lakeformation")
+    with pytest.raises(lf.exceptions.InvalidInputException, match="no permissions"):
+        lf.revoke_permissions(
+            Principal={"DataLakePrincipalIdentifier": people},
+            Resource={"Table": {"DatabaseName": "hr", "Name": "people"}},
+            Permissions=["SELECT"],
+        )
 
 
 def test_iam_only_mode_everyone_reads(lab: Any, people: str) -> None:

@@ -118,6 +118,121 @@ def _grants(account_id: str, region: str) -> list[dict[str, Any]]:
     return out
 
 
+# --------------------------------------------------------------------------- default grant, revoke
+
+
+def _norm_resource(resource: dict[str, Any], account_id: str) -> dict[str, Any]:
+    """The resource as Lake Formation stores it: CatalogId filled in, names lower-case."""
+    out: dict[str, Any] = {}
+    for kind, body in (resource or {}).items():
+        if isinstance(body, dict):
+            b = dict(body)
+            if kind in ("Database", "Table", "TableWithColumns", "DataCellsFilter"):
+                b.setdefault(
+                    "CatalogId" if kind != "DataCellsFilter" else "TableCatalogId", account_id
+                )
+            for key in ("DatabaseName", "Name", "TableName"):
+                if isinstance(b.get(key), str):
+                    b[key] = b[key].lower()
+            out[kind] = b
+        else:
+            out[kind] = body
+    return out
+
+
+def grant_default_permissions(account_id: str, region: str, database: str, table: str) -> None:
+    """Give a new table the data lake's ``CreateTableDefaultPermissions`` (lab 01).
+
+    A new account's default is ``IAM_ALLOWED_PRINCIPALS`` with ALL on every new table: IAM
+    alone decides access until that grant is revoked. AWS adds the grant when a table is
+    created (by Glue, a crawler or Athena); moto does not, so it is added here.
+    """
+    be = _backend(account_id, region)
+    try:
+        settings = be.get_data_lake_settings(account_id)
+    except Exception:  # noqa: BLE001 - no settings: AWS's defaults
+        settings = {}
+    defaults = settings.get(
+        "CreateTableDefaultPermissions",
+        [{"Principal": {"DataLakePrincipalIdentifier": IAM_ALLOWED}, "Permissions": ["ALL"]}],
+    )
+    resource = {
+        "Table": {"CatalogId": account_id, "DatabaseName": database.lower(), "Name": table.lower()}
+    }
+    for d in defaults or []:
+        be.grant_permissions(
+            account_id, dict(d["Principal"]), resource, list(d.get("Permissions") or []), []
+        )
+
+
+def _install_default_grant() -> None:
+    from moto.glue.models import GlueBackend
+
+    original = GlueBackend.create_table
+    if getattr(original, "_mllab_default_grant", False):
+        return
+
+    def create_table(
+        self: Any, database_name: str, table_name: str, *args: Any, **kwargs: Any
+    ) -> Any:
+        table = original(self, database_name, table_name, *args, **kwargs)
+        try:
+            grant_default_permissions(self.account_id, self.region_name, database_name, table_name)
+        except Exception:  # noqa: BLE001 - the table exists either way
+            pass
+        return table
+
+    create_table._mllab_default_grant = True  # type: ignore[attr-defined]
+    GlueBackend.create_table = create_table  # type: ignore[method-assign]
+
+
+_install_default_grant()
+
+
+@handles("lakeformation", "RevokePermissions")
+def revoke_permissions(call: OfflineCall) -> dict[str, Any]:
+    """Revoke a grant, matching its resource as Lake Formation does (CatalogId optional)."""
+    p = call.params
+    catalog = p.get("CatalogId") or call.account_id
+    be = _backend(call.account_id, call.region)
+    want = _norm_resource(p.get("Resource") or {}, call.account_id)
+    principal = dict(p.get("Principal") or {})
+    for perm in list(be.grants.get(catalog).permissions if catalog in be.grants else []):
+        if perm.principal == principal and _norm_resource(perm.resource, call.account_id) == want:
+            be.revoke_permissions(
+                catalog,
+                principal,
+                perm.resource,
+                list(p.get("Permissions") or []),
+                list(p.get("PermissionsWithGrantOption") or []),
+            )
+            return {}
+    raise AwsError(
+        "InvalidInputException",
+        "Grantee has no permissions and no grantable permissions on resource",
+    )
+
+
+@handles("lakeformation", "ListPermissions", "after")
+def _list_permissions_table_columns(call: OfflineCall) -> None:
+    """Listing a table's permissions also lists its column grants (TableWithColumns)."""
+    res = (call.params.get("Resource") or {}).get("Table")
+    if not res or not res.get("Name") or call.response is None:
+        return
+    db, name = str(res.get("DatabaseName", "")).lower(), str(res["Name"]).lower()
+    listed = call.response.setdefault("PrincipalResourcePermissions", [])
+    principal = call.params.get("Principal")
+    for g in _grants(call.account_id, call.region):
+        twc = (g.get("Resource") or {}).get("TableWithColumns")
+        if not twc or str(twc.get("DatabaseName", "")).lower() != db:
+            continue
+        if str(twc.get("Name", "")).lower() != name or g in listed:
+            continue
+        if principal and g.get("Principal") != principal:
+            continue
+        listed.append(g)
+
+
 # --------------------------------------------------------------------------- data cells filters
 
 
