@@ -38,7 +38,9 @@ print(time.perf_counter() - t)
 def measure(code: str, runs: int, env: dict[str, str]) -> list[float]:
     out = []
     for _ in range(runs):
-        res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+        res = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True
+        )
         out.append(float(res.stdout.strip().splitlines()[-1]))
     return out
 
@@ -50,7 +52,12 @@ def main() -> None:
     args = parser.parse_args()
     runs = 3 if args.quick else args.runs
     with tempfile.TemporaryDirectory() as home:
-        env = {**os.environ, "MLLAB_HOME": home, "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+        env = {
+            **os.environ,
+            "MLLAB_HOME": home,
+            "AWS_ACCESS_KEY_ID": "x",
+            "AWS_SECRET_ACCESS_KEY": "x",
+        }
         measure(LAB, 1, env)  # warm the file cache for both
         bare = measure(BARE, runs, env)
         lab = measure(LAB, runs, env)
