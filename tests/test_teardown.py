@@ -59,3 +59,13 @@ def test_close_twice_is_safe(lab: Any) -> None:
     lab.close()
     assert lab.close() == []
     assert lab.closed
+
+
+def test_job_names_are_unique_per_run() -> None:
+    with Lab("a") as one, Lab("a") as two:
+        assert one.job_name("fraud-xgb") != two.job_name("fraud-xgb")
+        assert one.job_name("fraud-xgb") == one.job_name("fraud-xgb")
+        assert one.job_name("fraud-xgb").startswith("fraud-xgb-")
+        assert len(one.job_name("x" * 55)) <= 63
+        with pytest.raises(ValueError):
+            one.job_name("")

@@ -207,6 +207,23 @@ class Lab:
         """Return ``lab.session.client(service)`` (guarded; offline on moto)."""
         return self.session.client(service, **kwargs)
 
+    def job_name(self, base: str) -> str:
+        """Return ``<base>-<run id suffix>``: a SageMaker job name unique to this lab run.
+
+        Training, processing, transform and tuning jobs can never be deleted, and their names
+        must be unique in an account and region, so a lab that runs twice on AWS needs new
+        names each time (lab 00). Endpoints, models and streams can reuse names after deletion.
+
+        Args:
+            base: the readable part, e.g. ``"orientation-drill"`` (at most 55 characters).
+
+        Returns:
+            The name, at most 63 characters (the shortest SageMaker job-name limit). Costs nothing.
+        """
+        if not base or len(base) > 55:
+            raise ValueError("job_name(base): give 1 to 55 characters, e.g. 'fraud-xgb'")
+        return f"{base}-{self.run_id.rsplit('-', 1)[-1]}"
+
     @cached_property
     def sm_session(self) -> Any:
         """The SageMaker SDK v3 session on ``lab.session`` (imported on first use, ~seconds)."""
