@@ -59,11 +59,79 @@ def people(lab: Any) -> str:
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"}],
     }
-    return str(
+    arn = str(
         iam.create_role(RoleName="Analyst", AssumeRolePolicyDocument=json.dumps(trust))["Role"][
             "Arn"
         ]
     )
+    iam.put_role_policy(
+        RoleName="Analyst", PolicyName="analyst", PolicyDocument=json.dumps(_analyst_policy(lab))
+    )
+    return arn
+
+
+def _analyst_policy(lab: Any, read_data: bool = True, write_results: bool = True) -> dict[str, Any]:
+    """What an analyst needs in IAM-only mode: read the table's data, write query results."""
+    statements: list[dict[str, Any]] = [
+        {"Effect": "Allow", "Action": ["athena:*", "glue:Get*"], "Resource": "*"},
+    ]
+    if read_data:
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:ListBucket"],
+                "Resource": [f"arn:aws:s3:::{lab.bucket}", f"arn:aws:s3:::{lab.bucket}/hr/*"],
+            }
+        )
+    if write_results:
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": ["s3:PutObject", "s3:GetObject"],
+                "Resource": f"arn:aws:s3:::{lab.bucket}/athena/*",
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def test_role_without_s3_read_is_denied_the_table_data(lab: Any, people: str) -> None:
+    lab.client("iam").put_role_policy(
+        RoleName="Analyst",
+        PolicyName="analyst",
+        PolicyDocument=json.dumps(_analyst_policy(lab, read_data=False)),
+    )
+    qe, _ = _query(lab, _analyst_athena(lab, people), "SELECT id FROM people")
+    assert qe["Status"]["State"] == "FAILED"
+    assert (
+        qe["Status"]["StateChangeReason"]
+        == f"Permission denied on S3 path: s3://{lab.bucket}/hr/people/"
+    )
+
+
+def test_role_without_results_write_is_denied(lab: Any, people: str) -> None:
+    lab.client("iam").put_role_policy(
+        RoleName="Analyst",
+        PolicyName="analyst",
+        PolicyDocument=json.dumps(_analyst_policy(lab, write_results=False)),
+    )
+    qe, _ = _query(lab, _analyst_athena(lab, people), "SELECT id FROM people")
+    assert qe["Status"]["State"] == "FAILED"
+    assert qe["Status"]["StateChangeReason"].startswith("Access denied when writing output to url")
+
+
+def test_lake_formation_location_needs_no_s3_rights(lab: Any, people: str) -> None:
+    lab.client("iam").put_role_policy(
+        RoleName="Analyst",
+        PolicyName="analyst",
+        PolicyDocument=json.dumps(_analyst_policy(lab, read_data=False)),
+    )
+    lab.client("lakeformation").register_resource(
+        ResourceArn=f"arn:aws:s3:::{lab.bucket}/hr", UseServiceLinkedRole=True
+    )
+    _grant(lab, people, {"Table": {"DatabaseName": "hr", "Name": "people"}})
+    qe, rows = _query(lab, _analyst_athena(lab, people), "SELECT id FROM people")
+    assert qe["Status"]["State"] == "SUCCEEDED", qe["Status"]
+    assert len(rows) == 4
 
 
 def _analyst_athena(lab: Any, role_arn: str) -> Any:

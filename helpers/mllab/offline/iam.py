@@ -147,3 +147,49 @@ def simulate_principal_policy(call: OfflineCall) -> dict[str, Any]:
             verdict = evaluate(policies, action, resource)
             results.append({"EvalActionName": action, "EvalResourceName": resource, **verdict})
     return {"EvaluationResults": results, "IsTruncated": False}
+
+
+def principal_policies(account_id: str, principal_arn: str) -> list[dict[str, Any]] | None:
+    """Return the identity policies of a role (from moto's IAM), or None when not a known role.
+
+    Args:
+        account_id: the offline account.
+        principal_arn: a role ARN (``arn:aws:iam::<account>:role/<name>``).
+
+    Returns:
+        Inline and attached managed policy documents (``"_source"`` names each), or None for
+        anything that is not a role in the offline account. Costs nothing.
+    """
+    if ":role/" not in principal_arn:
+        return None
+    from moto.iam.models import iam_backends
+
+    backend = iam_backends[account_id]["global"]
+    try:
+        role = backend.get_role(principal_arn.rsplit("/", 1)[-1])
+    except Exception:  # noqa: BLE001 - no such role
+        return None
+    docs: list[dict[str, Any]] = []
+    for name, text in role.policies.items():
+        docs.append({**_document(text), "_source": name})
+    for pol in role.managed_policies.values():
+        version = next((v for v in pol.versions if v.is_default), None)
+        if version is not None and version.document:
+            docs.append({**_document(version.document), "_source": pol.arn})
+    return docs
+
+
+def principal_allowed(
+    account_id: str, principal_arn: str | None, action: str, resource: str
+) -> bool:
+    """True when the principal's identity policies allow ``action`` on ``resource``.
+
+    The lab's own identity (``None``) and principals that are not roles of the offline
+    account are not restricted (offline, only assumed roles are evaluated; lab 01).
+    """
+    if principal_arn is None:
+        return True
+    policies = principal_policies(account_id, principal_arn)
+    if policies is None:
+        return True
+    return evaluate(policies, action, resource)["EvalDecision"] == "allowed"

@@ -845,9 +845,28 @@ def prepare(
     for s in sources.values():
         if s.kind != "view":
             s.allowed = lf.access_for(ctx.account_id, ctx.region, ctx.principal, s, sql)
+            _check_s3_read(ctx, s)
     con = duckdb.connect()
     ctx.con = con
     return tree, con, sources
+
+
+def _check_s3_read(ctx: Context, src: Source) -> None:
+    """An assumed role reads a table's S3 data with its own IAM rights, unless Lake Formation
+    governs the location (then Lake Formation vends the credentials)."""
+    from mllab.offline import lakeformation as lf
+    from mllab.offline.iam import principal_allowed
+
+    location = str(src.location or "")
+    if ctx.principal is None or not location.startswith("s3://"):
+        return
+    if lf._location_registered(ctx.account_id, ctx.region, location):
+        return
+    path = location[len("s3://") :].rstrip("/")
+    if not principal_allowed(
+        ctx.account_id, ctx.principal, "s3:GetObject", f"arn:aws:s3:::{path}/object"
+    ):
+        raise QueryError(f"Permission denied on S3 path: {location}", 2, 1006)
 
 
 def load(

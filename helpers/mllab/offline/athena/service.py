@@ -372,6 +372,17 @@ def _run(ex: Execution, query: str, account_id: str, region: str) -> None:
         bucket, _ = cat.split_s3(ex.output_dir)
         if not cat.bucket_exists(account_id, bucket):
             raise QueryError(f"Unable to verify/create output bucket {bucket}", 2, 1006)
+        from mllab.offline.iam import principal_allowed
+
+        out_arn = f"arn:aws:s3:::{ex.output_dir[len('s3://') :].rstrip('/')}/{ex.id}.csv"
+        if not principal_allowed(account_id, ex.principal, "s3:PutObject", out_arn):
+            raise QueryError(
+                f"Access denied when writing output to url: {ex.output_dir} . Please ensure you "
+                "are allowed to access the S3 bucket. If you are encrypting query results with "
+                "KMS key, please ensure you are allowed to access your KMS key",
+                2,
+                1006,
+            )
         if ex.cancel.is_set():
             raise QueryError("Query was cancelled by the user", 2, 1006)
         ex.state = "RUNNING"
