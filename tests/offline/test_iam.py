@@ -94,3 +94,24 @@ def test_missing_role_is_no_such_entity(lab: Any) -> None:
 )
 def test_evaluate_rules(stmt: dict[str, Any], action: str, resource: str, decision: str) -> None:
     assert evaluate([{"Statement": [stmt]}], action, resource)["EvalDecision"] == decision
+
+
+def test_aws_managed_policies_attach_and_evaluate(lab: Any) -> None:
+    iam = lab.client("iam")
+    arn = iam.create_role(RoleName="glue-crawler", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    iam.attach_role_policy(
+        RoleName="glue-crawler", PolicyArn="arn:aws:iam::aws:policy/service-role/AWSGlueServiceRole"
+    )
+    attached = iam.list_attached_role_policies(RoleName="glue-crawler")["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["AWSGlueServiceRole"]
+    res = iam.simulate_principal_policy(
+        PolicySourceArn=arn, ActionNames=["glue:GetTable", "sagemaker:CreateEndpoint"]
+    )
+    assert {r["EvalActionName"]: r["EvalDecision"] for r in res["EvaluationResults"]} == {
+        "glue:GetTable": "allowed",
+        "sagemaker:CreateEndpoint": "implicitDeny",
+    }
+    with pytest.raises(iam.exceptions.NoSuchEntityException):
+        iam.attach_role_policy(
+            RoleName="glue-crawler", PolicyArn="arn:aws:iam::aws:policy/NoSuchPolicy"
+        )
