@@ -115,3 +115,33 @@ def test_aws_managed_policies_attach_and_evaluate(lab: Any) -> None:
         iam.attach_role_policy(
             RoleName="glue-crawler", PolicyArn="arn:aws:iam::aws:policy/NoSuchPolicy"
         )
+
+
+def test_moto_gaps_network_isolation_key_deletion_by_arn_model_package_deletion(lab: Any) -> None:
+    sm = lab.client("sagemaker")
+    sm.create_model(
+        ModelName="iso",
+        PrimaryContainer={
+            "Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
+        },
+        ExecutionRoleArn=lab.role_arn,
+        EnableNetworkIsolation=True,
+    )
+    assert sm.describe_model(ModelName="iso")["EnableNetworkIsolation"] is True
+    kms = lab.client("kms")
+    arn = kms.create_key()["KeyMetadata"]["Arn"]
+    res = kms.schedule_key_deletion(KeyId=arn, PendingWindowInDays=7)
+    assert res["KeyState"] == "PendingDeletion" and res["KeyId"] == arn
+    sm.create_model_package_group(ModelPackageGroupName="g")
+    pkg = sm.create_model_package(
+        ModelPackageGroupName="g",
+        InferenceSpecification={
+            "Containers": [
+                {"Image": "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"}
+            ],
+            "SupportedContentTypes": ["text/csv"],
+            "SupportedResponseMIMETypes": ["text/csv"],
+        },
+    )["ModelPackageArn"]
+    sm.delete_model_package(ModelPackageName=pkg)
+    assert sm.list_model_packages(ModelPackageGroupName="g")["ModelPackageSummaryList"] == []

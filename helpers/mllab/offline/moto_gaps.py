@@ -75,3 +75,63 @@ for _op in (
     "ListPolicyVersions",
 ):
     handles("iam", _op)(_ensure_named_policy)
+
+
+@handles("sagemaker", "CreateModel", "after")
+def _model_network_isolation(call: OfflineCall) -> None:
+    """CreateModel's ``EnableNetworkIsolation`` (moto always reports False)."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    model = sagemaker_backends[call.account_id][call.region]._models.get(
+        call.params.get("ModelName")
+    )
+    if model is not None:
+        model.enable_network_isolation = bool(call.params.get("EnableNetworkIsolation", False))
+
+
+@handles("kms", "ScheduleKeyDeletion")
+def _schedule_key_deletion(call: OfflineCall) -> dict | None:  # type: ignore[type-arg]
+    """ScheduleKeyDeletion accepts a key ARN as well as a key id (moto only takes the id)."""
+    key = str(call.params.get("KeyId", ""))
+    if not key.startswith("arn:"):
+        return None
+    import datetime as dt
+
+    from moto.kms.models import kms_backends
+
+    from mllab.offline.registry import AwsError
+
+    backend = kms_backends[call.account_id][call.region]
+    key_id = key.rsplit("/", 1)[-1]
+    if key_id not in backend.keys:
+        raise AwsError("NotFoundException", f"Key '{key}' does not exist")
+    days = int(call.params.get("PendingWindowInDays", 30))
+    if not 7 <= days <= 30:
+        raise AwsError(
+            "ValidationException",
+            f"1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to "
+            "satisfy constraint: Member must have value less than or equal to 30 and greater than or equal to 7",
+        )
+    when = backend.schedule_key_deletion(key_id, days)
+    return {
+        "KeyId": backend.keys[key_id].arn,
+        "DeletionDate": dt.datetime.fromtimestamp(when, tz=dt.UTC),
+        "KeyState": "PendingDeletion",
+        "PendingWindowInDays": days,
+    }
+
+
+@handles("sagemaker", "DeleteModelPackage")
+def _delete_model_package(call: OfflineCall) -> dict:  # type: ignore[type-arg]
+    """DeleteModelPackage (moto lacks it): by ARN, or by the name of an unversioned package."""
+    from moto.sagemaker.models import sagemaker_backends
+
+    from mllab.offline.registry import AwsError
+
+    backend = sagemaker_backends[call.account_id][call.region]
+    ref = str(call.params.get("ModelPackageName", ""))
+    for arn, pkg in list(backend.model_packages.items()):
+        if ref in (arn, pkg.model_package_name):
+            del backend.model_packages[arn]
+            return {}
+    raise AwsError("ValidationException", f"ModelPackage {ref} does not exist.")
