@@ -83,7 +83,7 @@ def _model_network_isolation(call: OfflineCall) -> None:
     from moto.sagemaker.models import sagemaker_backends
 
     model = sagemaker_backends[call.account_id][call.region]._models.get(
-        call.params.get("ModelName")
+        str(call.params.get("ModelName"))
     )
     if model is not None:
         model.enable_network_isolation = bool(call.params.get("EnableNetworkIsolation", False))
