@@ -27,6 +27,25 @@ if TYPE_CHECKING:  # pragma: no cover
     from mllab.lab import Lab
 
 _STACK: list[Lab] = []
+_service_made = threading.local()
+
+
+class on_behalf_of_a_service:  # noqa: N801 - used as a context manager, reads like a phrase
+    """Calls made inside are what an AWS service would make itself (e.g. a pipeline's steps).
+
+    On AWS the guard never sees them: SageMaker Pipelines starts its steps' jobs. Offline the
+    executor makes them through the lab session, so inside this block the guard still checks
+    them but writes no ledger row: their cost was estimated at StartPipelineExecution.
+    """
+
+    def __enter__(self) -> None:
+        self._before = getattr(_service_made, "on", False)
+        _service_made.on = True
+
+    def __exit__(self, *exc: Any) -> None:
+        _service_made.on = self._before
+
+
 _LOCK = threading.RLock()
 _local = threading.local()
 
@@ -85,7 +104,9 @@ def _before_parameter_build(
     if lab is None or context is None:
         return
     service, op = _service(model), model.name
-    est = lab.guard.check(service, op, params, model)
+    est = lab.guard.check(
+        service, op, params, model, for_service=getattr(_service_made, "on", False)
+    )
     context["mllab"] = {"service": service, "operation": op, "params": params, "estimate": est}
 
 
@@ -162,7 +183,8 @@ def _after_call(
                 )
                 http_response.status_code = err.status
                 return
-    lab.guard.record(info["service"], info["operation"], info["params"], parsed, info["estimate"])
+    estimate = None if getattr(_service_made, "on", False) else info["estimate"]
+    lab.guard.record(info["service"], info["operation"], info["params"], parsed, estimate)
 
 
 _SPECS = [

@@ -366,6 +366,8 @@ class Lab:
                         "StreamDescriptionSummary"
                     ]
                 )
+            if kind == "pipeline":
+                return dict(self.client("sagemaker").describe_pipeline(PipelineName=name))
             if kind == "workgroup":
                 return dict(self.client("athena").get_work_group(WorkGroup=name)["WorkGroup"])
             if kind == "monitoring_job_definition":

@@ -88,7 +88,12 @@ class Guard:
 
     # ------------------------------------------------------------------ before
     def check(
-        self, service: str, operation: str, params: dict[str, Any], model: OperationModel
+        self,
+        service: str,
+        operation: str,
+        params: dict[str, Any],
+        model: OperationModel,
+        for_service: bool = False,
     ) -> Estimate | None:
         """Refuse, or tag and return the estimate of, a request about to be built.
 
@@ -112,7 +117,7 @@ class Guard:
                 raise CostGuardError(
                     label, r.reason, r.fix, r.estimate_usd, self.remaining()
                 ) from None
-            if est is not None:
+            if est is not None and not for_service:  # a pipeline's steps were priced at its start
                 remaining = self.remaining()
                 if est.usd > remaining + 1e-12:
                     raise CostGuardError(

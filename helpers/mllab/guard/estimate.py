@@ -100,7 +100,7 @@ class Policy:
         max_shards: the largest Kinesis shard count.
         lookup: ``lookup(kind, name)`` returns a description of another resource
             (``"endpoint_config"``, ``"glue_job"``, ``"stream"``, ``"workgroup"``,
-            ``"monitoring_job_definition"``) or None.
+            ``"monitoring_job_definition"``, ``"pipeline"``) or None.
     """
 
     allowed_types: frozenset[str] = DEFAULT_ALLOWED_TYPES
@@ -463,6 +463,106 @@ def _compilation(p: dict[str, Any], policy: Policy) -> Estimate:
         0.0,
         str(p.get("CompilationJobName", "")),
         detail={"basis": "Neo compilation itself has no charge; the compiled model's host does"},
+    )
+
+
+# --------------------------------------------------------------------------- Pipelines
+
+#: Step types that start billable jobs, and the request each step's Arguments is.
+_PIPELINE_STEPS = {
+    "Training": "_training",
+    "Processing": "_processing",
+    "Transform": "_transform",
+    "Tuning": "_tuning",
+}
+
+
+def _resolve(value: Any, params: dict[str, Any]) -> Any:
+    """Replace ``{"Get": "Parameters.X"}`` by the parameter's value (other references stay)."""
+    if isinstance(value, dict):
+        if set(value) == {"Get"} and str(value["Get"]).startswith("Parameters."):
+            return params.get(str(value["Get"]).split(".", 1)[1], value)
+        return {k: _resolve(v, params) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_resolve(v, params) for v in value]
+    return value
+
+
+def _pipeline_steps(definition: Any) -> list[dict[str, Any]]:
+    import json
+
+    doc = json.loads(definition) if isinstance(definition, str) else dict(definition or {})
+    steps: list[dict[str, Any]] = []
+
+    def walk(items: list[dict[str, Any]]) -> None:
+        for st in items or []:
+            steps.append(st)
+            args = st.get("Arguments") or {}
+            if st.get("Type") == "Condition":
+                walk(args.get("IfSteps") or st.get("IfSteps") or [])
+                walk(args.get("ElseSteps") or st.get("ElseSteps") or [])
+
+    walk(list(doc.get("Steps") or []))
+    return steps
+
+
+def pipeline_estimate(
+    definition: Any, policy: Policy, overrides: dict[str, Any] | None = None
+) -> tuple[float, dict[str, float]]:
+    """Worst case of one pipeline execution: every job step run once (both condition branches).
+
+    Returns:
+        ``(dollars, {step name: dollars})``. Refuses like the job itself would be refused.
+    """
+    import json
+
+    doc = json.loads(definition) if isinstance(definition, str) else dict(definition or {})
+    params = {p["Name"]: p.get("DefaultValue") for p in doc.get("Parameters") or []}
+    params.update(overrides or {})
+    per_step: dict[str, float] = {}
+    for st in _pipeline_steps(doc):
+        fn = _PIPELINE_STEPS.get(str(st.get("Type")))
+        if fn is None:
+            continue
+        args = _resolve(st.get("Arguments") or {}, params)
+        try:
+            est = globals()[fn](args, policy)
+        except Refusal as r:
+            raise Refusal(f"pipeline step {st.get('Name')!r}: {r.reason}", r.fix) from None
+        per_step[str(st.get("Name"))] = est.usd
+    return sum(per_step.values()), per_step
+
+
+@estimator("sagemaker", "CreatePipeline", "UpdatePipeline")
+def _pipeline_definition(p: dict[str, Any], policy: Policy) -> Estimate | None:
+    definition = p.get("PipelineDefinition")
+    if definition is None:
+        return None  # a definition in S3 (PipelineDefinitionS3Location) is priced at start
+    try:
+        pipeline_estimate(definition, policy)  # refuses disallowed types and unbounded steps now
+    except (ValueError, TypeError, AttributeError):
+        return None  # not a valid definition: SageMaker answers with its ValidationException
+    return None
+
+
+@estimator("sagemaker", "StartPipelineExecution")
+def _pipeline_execution(p: dict[str, Any], policy: Policy) -> Estimate:
+    name = str(p.get("PipelineName", ""))
+    found = policy.lookup("pipeline", name)
+    if found is None:
+        raise Refusal(
+            f"pipeline {name!r} was not found, so its execution cannot be priced",
+            "create the pipeline first (CreatePipeline)",
+        )
+    overrides = {x["Name"]: x["Value"] for x in p.get("PipelineParameters") or []}
+    try:
+        usd, per_step = pipeline_estimate(found.get("PipelineDefinition"), policy, overrides)
+    except (ValueError, TypeError, AttributeError):
+        usd, per_step = 0.0, {}  # SageMaker rejects the execution itself
+    return Estimate(
+        usd,
+        name,
+        detail={"steps": per_step, "basis": "every job step once, both condition branches"},
     )
 
 

@@ -362,46 +362,71 @@ def test_pipeline_runs_the_dag_and_registers_the_model(lab: Any, images: None) -
     )
 
 
-def test_guard_refusal_fails_the_step_with_the_guards_message(lab: Any) -> None:
+def test_guard_refuses_a_pipeline_whose_steps_it_would_refuse(lab: Any) -> None:
+    """On AWS the Pipelines service starts the steps' jobs, out of the guard's sight; so the
+    guard reads the definition at CreatePipeline and prices every execution at its start."""
+    from mllab import CostGuardError
+
     sm = lab.client("sagemaker")
-    definition = {
-        "Version": "2020-12-01",
-        "Steps": [
-            {
-                "Name": "BigTrain",
-                "Type": "Training",
-                "Arguments": {
-                    "AlgorithmSpecification": {"TrainingImage": XGB, "TrainingInputMode": "File"},
-                    "HyperParameters": {"num_round": "5"},
-                    "OutputDataConfig": {"S3OutputPath": f"s3://{lab.bucket}/m"},
-                    "ResourceConfig": {
-                        "InstanceCount": 1,
-                        "InstanceType": "ml.p4d.24xlarge",
-                        "VolumeSizeInGB": 10,
+
+    def definition(instance: Any) -> dict[str, Any]:
+        return {
+            "Version": "2020-12-01",
+            "Parameters": [
+                {"Name": "TrainInstance", "Type": "String", "DefaultValue": "ml.m5.large"}
+            ],
+            "Steps": [
+                {
+                    "Name": "BigTrain",
+                    "Type": "Training",
+                    "Arguments": {
+                        "AlgorithmSpecification": {
+                            "TrainingImage": XGB,
+                            "TrainingInputMode": "File",
+                        },
+                        "HyperParameters": {"num_round": "5"},
+                        "OutputDataConfig": {"S3OutputPath": f"s3://{lab.bucket}/m"},
+                        "ResourceConfig": {
+                            "InstanceCount": 1,
+                            "InstanceType": instance,
+                            "VolumeSizeInGB": 10,
+                        },
+                        "RoleArn": lab.role_arn,
+                        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
                     },
-                    "RoleArn": lab.role_arn,
-                    "StoppingCondition": {"MaxRuntimeInSeconds": 600},
-                },
-            },
-            {
-                "Name": "After",
-                "Type": "Fail",
-                "Arguments": {"ErrorMessage": "never"},
-                "DependsOn": ["BigTrain"],
-            },
-        ],
-    }
+                }
+            ],
+        }
+
+    with pytest.raises(CostGuardError) as err:
+        sm.create_pipeline(
+            PipelineName="big",
+            PipelineDefinition=json.dumps(definition("ml.p4d.24xlarge")),
+            RoleArn=lab.role_arn,
+        )
+    assert "pipeline step 'BigTrain'" in str(err.value) and "ml.p4d.24xlarge" in str(err.value)
+    assert sm.list_pipelines()["PipelineSummaries"] == []
+
+    param = {"Get": "Parameters.TrainInstance"}
     sm.create_pipeline(
-        PipelineName="big", PipelineDefinition=json.dumps(definition), RoleArn=lab.role_arn
+        PipelineName="big", PipelineDefinition=json.dumps(definition(param)), RoleArn=lab.role_arn
     )
+    with pytest.raises(CostGuardError, match="ml.p3.2xlarge"):
+        sm.start_pipeline_execution(
+            PipelineName="big",
+            PipelineParameters=[{"Name": "TrainInstance", "Value": "ml.p3.2xlarge"}],
+        )
+    assert sm.list_pipeline_executions(PipelineName="big")["PipelineExecutionSummaries"] == []
+    row_count = len(lab.ledger.rows(run=lab.run_id))
     arn = sm.start_pipeline_execution(PipelineName="big")["PipelineExecutionArn"]
-    desc = _wait(sm, arn)
-    steps = _steps(sm, arn)
-    assert desc["PipelineExecutionStatus"] == "Failed"
-    assert list(steps) == ["BigTrain"]
-    reason = steps["BigTrain"]["FailureReason"]
-    assert "ml.p4d.24xlarge" in reason
-    assert "BigTrain" in desc["FailureReason"] and "ml.p4d.24xlarge" in desc["FailureReason"]
+    rows = lab.ledger.rows(run=lab.run_id)[row_count:]
+    assert [(r.operation, r.resource) for r in rows] == [("StartPipelineExecution", "big")]
+    assert rows[0].estimate_usd == pytest.approx(0.115 * 600 / 3600)
+    _wait(sm, arn)
+    # the step's training job was started on the pipeline's behalf: no second ledger row
+    assert [r.operation for r in lab.ledger.rows(run=lab.run_id)[row_count:]] == [
+        "StartPipelineExecution"
+    ]
 
 
 def test_parameters_are_checked_and_definitions_validated(lab: Any) -> None:

@@ -698,6 +698,13 @@ def _read_property_file(run: ExecutionRun, desc: dict[str, Any], pf: dict[str, A
 
 
 def _execute(run: ExecutionRun, sm: Any) -> None:
+    from mllab.hooks import on_behalf_of_a_service
+
+    with on_behalf_of_a_service():  # priced at StartPipelineExecution, as on AWS
+        _execute_steps(run, sm)
+
+
+def _execute_steps(run: ExecutionRun, sm: Any) -> None:
     ctx = _Context(run)
     top = list(run.definition.get("Steps") or [])
     # what may run: the top-level steps, plus the chosen branch of each condition that ran
