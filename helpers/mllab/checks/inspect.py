@@ -51,8 +51,16 @@ def _describe(lab: Any, what: str, fix: str, call: Any, **params: Any) -> dict[s
         raise
 
 
-def _wait(describe: Any, status_key: str, timeout: float) -> dict[str, Any]:
-    """Poll a describe call until the status is terminal (or the timeout)."""
+def _wait(describe: Any, status_key: str, timeout: float, longest: float = 10.0) -> dict[str, Any]:
+    """Poll a describe call until the status is terminal (or the timeout).
+
+    Offline (no real service to spare) polls stay short; on AWS they back off to ``longest``.
+    """
+    from mllab import hooks
+
+    lab = hooks.active()
+    if lab is not None and lab.backend == "offline":
+        longest = 0.5
     deadline = time.monotonic() + timeout
     pause = 0.2
     while True:
@@ -60,7 +68,7 @@ def _wait(describe: Any, status_key: str, timeout: float) -> dict[str, Any]:
         if out.get(status_key) in _DONE or time.monotonic() >= deadline:
             return out
         time.sleep(pause)
-        pause = min(pause * 1.5, 10.0)
+        pause = min(pause * 1.5, longest)
 
 
 # --------------------------------------------------------------------------- Kinesis

@@ -296,3 +296,14 @@ def test_bad_inference_requests(make_env) -> None:  # type: ignore[no-untyped-de
         algo.predict(model, b'{"instances": []}', "application/json", "text/csv")
     with pytest.raises(ClientError, match="is not an accepted Accept type"):
         algo.predict(model, csv_text(Xva[:1]).encode(), "text/csv", "text/html")
+
+
+def test_csv_content_type_parameters_as_the_container_reads_them() -> None:
+    from mllab.offline.sagemaker.algorithms import xgboost as algo
+    from mllab.offline.sagemaker.contract import ClientError
+
+    ok = {"train": {"ContentType": "text/csv;label_size=1"}}
+    algo.validate({"num_round": "5"}, ok)
+    bad = {"train": {"ContentType": "text/csv;label_size=0"}}
+    with pytest.raises(ClientError, match="Optional parameter label_size must be equal to 1"):
+        algo.validate({"num_round": "5"}, bad)

@@ -130,7 +130,7 @@ def train(env: TrainingEnv) -> None:
 
 
 def _train_supervised(env: TrainingEnv, hps: dict[str, Any]) -> None:
-    from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
+    from sklearn.feature_extraction.text import CountVectorizer, HashingVectorizer, TfidfTransformer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
@@ -139,14 +139,22 @@ def _train_supervised(env: TrainingEnv, hps: dict[str, Any]) -> None:
         raise ClientError(
             "The train channel has a single label; supervised mode needs at least two classes."
         )
-    pipe = make_pipeline(
-        HashingVectorizer(
-            ngram_range=(1, int(hps["word_ngrams"])),
-            n_features=min(int(hps["buckets"]), 2**20),
+    ngrams = int(hps["word_ngrams"])
+    # fastText hashes only word n-grams longer than one into `buckets`; words get their own
+    # vocabulary rows. So: a vocabulary for unigrams, and hashing only when n-grams are used
+    # (capped at 2**18 rows to keep the stand-in's solver quick).
+    if ngrams <= 1:
+        vectorizer: Any = CountVectorizer(token_pattern=r"(?u)\S+", lowercase=False)
+    else:
+        vectorizer = HashingVectorizer(
+            ngram_range=(1, ngrams),
+            n_features=min(int(hps["buckets"]), 2**18),
             alternate_sign=False,
             token_pattern=r"(?u)\S+",
             lowercase=False,
-        ),
+        )
+    pipe = make_pipeline(
+        vectorizer,
         TfidfTransformer(),
         LogisticRegression(max_iter=max(100, 20 * int(hps["epochs"])), random_state=seed_of(hps)),
     )

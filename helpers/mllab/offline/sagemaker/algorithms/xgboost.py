@@ -335,12 +335,15 @@ def validate(hyperparameters: dict[str, str], channels: dict[str, dict]) -> None
         if name == "code":
             ok = raw == "text/python"
         else:
-            ok = raw in _CONTENT_TYPES and (
-                mode in ("File", "FastFile") or _CONTENT_TYPES[raw] in _PIPE_OK
+            media, _ = parse_content_type(raw)
+            if media in _CONTENT_TYPES:
+                content_format(raw)  # text/csv;label_size=N with N != 1 fails as the container does
+            ok = media in _CONTENT_TYPES and (
+                mode in ("File", "FastFile") or _CONTENT_TYPES[media] in _PIPE_OK
             )
         if not ok:
             shown = {"ContentType": raw, "TrainingInputMode": mode, "S3DistributionType": dist}
-            if name != "code" and raw not in _CONTENT_TYPES:
+            if name != "code" and parse_content_type(raw)[0] not in _CONTENT_TYPES:
                 # the container would name the config; add what to change
                 raise ClientError(
                     f"Channel configuration for '{name}' channel is not supported: {shown}. "
