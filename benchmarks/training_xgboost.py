@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import time
+from typing import Any
 
 import numpy as np
 
@@ -65,32 +66,17 @@ def offline_job(x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, float]]:
 
     lab = Lab("bench-training-xgboost")
     try:
-        lab.client("s3").put_object(Bucket=lab.bucket, Key="bench/train/train.csv", Body=_csv(x, y))
         image = image_uris.retrieve("xgboost", lab.region, version="1.7-1")
         sm = lab.client("sagemaker")
-        t0 = time.perf_counter()
-        sm.create_training_job(
-            TrainingJobName="bench-xgb",
-            AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
-            RoleArn=lab.role_arn,
-            InputDataConfig=[
-                {
-                    "ChannelName": "train",
-                    "DataSource": {
-                        "S3DataSource": {
-                            "S3DataType": "S3Prefix",
-                            "S3Uri": f"s3://{lab.bucket}/bench/train/",
-                        }
-                    },
-                    "ContentType": "text/csv",
-                }
-            ],
-            OutputDataConfig={"S3OutputPath": f"s3://{lab.bucket}/bench/out"},
-            ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
-            StoppingCondition={"MaxRuntimeInSeconds": 600},
-            HyperParameters=HPS,
+        # warm-up: a small job first, as the direct run warms its imports (the offline plane
+        # keeps a pre-warmed parent for job processes after the first job of a session)
+        lab.client("s3").put_object(
+            Bucket=lab.bucket, Key="warm/train/train.csv", Body=_csv(x[:500], y[:500])
         )
-        sm.get_waiter("training_job_completed_or_stopped").wait(TrainingJobName="bench-xgb")
+        _job(sm, lab, image, "bench-warm", "warm")
+        lab.client("s3").put_object(Bucket=lab.bucket, Key="bench/train/train.csv", Body=_csv(x, y))
+        t0 = time.perf_counter()
+        _job(sm, lab, image, "bench-xgb", "bench")
         elapsed = time.perf_counter() - t0
         d = sm.describe_training_job(TrainingJobName="bench-xgb")
         if d["TrainingJobStatus"] != "Completed":
@@ -103,6 +89,32 @@ def offline_job(x: np.ndarray, y: np.ndarray) -> tuple[float, dict[str, float]]:
         return elapsed, phases
     finally:
         lab.close()
+
+
+def _job(sm: Any, lab: Any, image: str, name: str, prefix: str) -> None:
+    """Start a training job on ``s3://<bucket>/<prefix>/train/`` and wait for it to end."""
+    sm.create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={"TrainingImage": image, "TrainingInputMode": "File"},
+        RoleArn=lab.role_arn,
+        InputDataConfig=[
+            {
+                "ChannelName": "train",
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{lab.bucket}/{prefix}/train/",
+                    }
+                },
+                "ContentType": "text/csv",
+            }
+        ],
+        OutputDataConfig={"S3OutputPath": f"s3://{lab.bucket}/bench/out"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+        HyperParameters=HPS,
+    )
+    sm.get_waiter("training_job_completed_or_stopped").wait(TrainingJobName=name)
 
 
 def main() -> None:
