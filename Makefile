@@ -28,7 +28,8 @@ venv: $(STAMP_DEV)
 ## lab: set up, then open JupyterLab on labs/ (offline backend unless MLLAB_BACKEND=aws)
 lab: $(STAMP_RUN)
 	MLLAB_BACKEND=$${MLLAB_BACKEND:-offline} $(BIN)/jupyter lab --notebook-dir=labs \
-		--no-browser --ip=127.0.0.1 --port=$(PORT) --ServerApp.open_browser=False
+		--no-browser --ip=127.0.0.1 --port=$(PORT) --ServerApp.open_browser=False \
+		$$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 ## test: set up, lint, then run every test: each solution under nbval, then the suite
 ## (unit tests, learner copies fail at their stubs, labs/ in sync, stated costs measured)
