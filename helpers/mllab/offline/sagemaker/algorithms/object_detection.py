@@ -5,12 +5,8 @@ Validated offline but not trained: see :mod:`mllab.offline.sagemaker.algorithms.
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 from mllab.offline.sagemaker.algorithms._common import HP, aialgs_metric
 from mllab.offline.sagemaker.algorithms._validated_only import ValidatedOnly
-from mllab.offline.sagemaker.contract import TrainingEnv
 
 NAME = "object-detection"
 
@@ -45,41 +41,8 @@ _ALGO = ValidatedOnly(
 )
 
 
-def validate(hyperparameters: dict[str, str], channels: dict[str, dict]) -> None:
-    """Reject an invalid job as AWS does (channels, ContentType, required hyperparameters).
-
-    Args:
-        hyperparameters: the job's HyperParameters.
-        channels: channel name -> InputDataConfig entry.
-    """
-    _ALGO.validate(hyperparameters, channels)
-
-
-def train(env: TrainingEnv) -> None:
-    """Validate, then fail with an AlgorithmError: not trained offline.
-
-    Args:
-        env: the job's tree.
-    """
-    _ALGO.train(env)
-
-
-def load(model_dir: Path) -> Any:
-    """Not hosted offline (raises ClientError).
-
-    Args:
-        model_dir: the artifact folder.
-    """
-    return _ALGO.load(model_dir)
-
-
-def predict(model: Any, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
-    """Not hosted offline (raises ClientError).
-
-    Args:
-        model: unused.
-        body: unused.
-        content_type: unused.
-        accept: unused.
-    """
-    return _ALGO.predict(model, body, content_type, accept)
+# The contract's module functions, all answered by the shared validated-only behaviour.
+validate = _ALGO.validate
+train = _ALGO.train
+load = _ALGO.load
+predict = _ALGO.predict
