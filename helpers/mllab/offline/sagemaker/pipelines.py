@@ -573,44 +573,71 @@ def _client_error(err: Exception) -> str:
     return f"{type(err).__name__}: {err}"
 
 
+#: Job steps that are one create call, a wait and a describe: (name key, create call, ARN key,
+#: metadata key, describe call, status key, stop call).
+_SIMPLE_JOBS = {
+    "Processing": (
+        "ProcessingJobName",
+        "create_processing_job",
+        "ProcessingJobArn",
+        "ProcessingJob",
+        "describe_processing_job",
+        "ProcessingJobStatus",
+        "stop_processing_job",
+    ),
+    "Training": (
+        "TrainingJobName",
+        "create_training_job",
+        "TrainingJobArn",
+        "TrainingJob",
+        "describe_training_job",
+        "TrainingJobStatus",
+        "stop_training_job",
+    ),
+    "Transform": (
+        "TransformJobName",
+        "create_transform_job",
+        "TransformJobArn",
+        "TransformJob",
+        "describe_transform_job",
+        "TransformJobStatus",
+        "stop_transform_job",
+    ),
+}
+
+
+def _start_and_wait(
+    run: ExecutionRun, sm: Any, kind: str, name: str, args: dict[str, Any], sr: StepRun
+) -> dict[str, Any]:
+    """Create a step's job, wait for it, and fail the step as its job failed."""
+    key, create, arn_key, meta, describe, status, stop = _SIMPLE_JOBS[kind]
+    args[key] = name
+    try:
+        arn = getattr(sm, create)(**args)[arn_key]
+    except Exception as err:  # noqa: BLE001 - ClientError or the guard's refusal
+        raise StepFailure(_client_error(err)) from None
+    sr.metadata = {meta: {"Arn": arn}}
+    desc = _wait_job(
+        run,
+        lambda: getattr(sm, describe)(**{key: name}),
+        status,
+        lambda: getattr(sm, stop)(**{key: name}),
+    )
+    sr.properties = desc
+    _status_failure(desc, status, kind)
+    return desc
+
+
 def _run_job_step(
     run: ExecutionRun, ctx: _Context, step: dict[str, Any], sr: StepRun, sm: Any
 ) -> None:
     kind = step["Type"]
     args = ctx.resolve(copy.deepcopy(step.get("Arguments") or {}))
     name = _job_name(run, step["Name"])
-    if kind == "Processing":
-        args["ProcessingJobName"] = name
-        try:
-            arn = sm.create_processing_job(**args)["ProcessingJobArn"]
-        except Exception as err:  # noqa: BLE001 - ClientError or the guard's refusal
-            raise StepFailure(_client_error(err)) from None
-        sr.metadata = {"ProcessingJob": {"Arn": arn}}
-        desc = _wait_job(
-            run,
-            lambda: sm.describe_processing_job(ProcessingJobName=name),
-            "ProcessingJobStatus",
-            lambda: sm.stop_processing_job(ProcessingJobName=name),
-        )
-        sr.properties = desc
-        _status_failure(desc, "ProcessingJobStatus", "Processing")
-        for pf in step.get("PropertyFiles") or []:
+    if kind in _SIMPLE_JOBS:
+        desc = _start_and_wait(run, sm, kind, name, args, sr)
+        for pf in step.get("PropertyFiles") or []:  # only processing steps declare them
             sr.property_files[pf["PropertyFileName"]] = _read_property_file(run, desc, pf)
-    elif kind == "Training":
-        args["TrainingJobName"] = name
-        try:
-            arn = sm.create_training_job(**args)["TrainingJobArn"]
-        except Exception as err:  # noqa: BLE001
-            raise StepFailure(_client_error(err)) from None
-        sr.metadata = {"TrainingJob": {"Arn": arn}}
-        desc = _wait_job(
-            run,
-            lambda: sm.describe_training_job(TrainingJobName=name),
-            "TrainingJobStatus",
-            lambda: sm.stop_training_job(TrainingJobName=name),
-        )
-        sr.properties = desc
-        _status_failure(desc, "TrainingJobStatus", "Training")
     elif kind == "Tuning":
         tname = f"{run.execution_id[:12]}-{uuid.uuid4().hex[:8]}"[:32]
         args["HyperParameterTuningJobName"] = tname
@@ -633,21 +660,6 @@ def _run_job_step(
             pass
         sr.properties = desc
         _status_failure(desc, "HyperParameterTuningJobStatus", "Tuning")
-    elif kind == "Transform":
-        args["TransformJobName"] = name
-        try:
-            arn = sm.create_transform_job(**args)["TransformJobArn"]
-        except Exception as err:  # noqa: BLE001
-            raise StepFailure(_client_error(err)) from None
-        sr.metadata = {"TransformJob": {"Arn": arn}}
-        desc = _wait_job(
-            run,
-            lambda: sm.describe_transform_job(TransformJobName=name),
-            "TransformJobStatus",
-            lambda: sm.stop_transform_job(TransformJobName=name),
-        )
-        sr.properties = desc
-        _status_failure(desc, "TransformJobStatus", "Transform")
     elif kind == "Model":
         args.setdefault("ModelName", name)
         try:
