@@ -64,6 +64,35 @@ class Resource:
     extra: str = ""  # e.g. the stream ARN of a consumer
 
 
+#: Jobs teardown stops while they run: (describe call, stop call, name key, status key).
+_JOBS = {
+    "training-job": (
+        "describe_training_job",
+        "stop_training_job",
+        "TrainingJobName",
+        "TrainingJobStatus",
+    ),
+    "tuning-job": (
+        "describe_hyper_parameter_tuning_job",
+        "stop_hyper_parameter_tuning_job",
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJobStatus",
+    ),
+    "processing-job": (
+        "describe_processing_job",
+        "stop_processing_job",
+        "ProcessingJobName",
+        "ProcessingJobStatus",
+    ),
+    "transform-job": (
+        "describe_transform_job",
+        "stop_transform_job",
+        "TransformJobName",
+        "TransformJobStatus",
+    ),
+}
+
+
 def _gone(err: Exception) -> bool:
     text = str(err)
     return any(
@@ -96,30 +125,10 @@ def _act(session: boto3.Session, res: Resource) -> str | None:
         if k == "model":
             sm.delete_model(ModelName=n)
             return "deleted"
-        if k == "training-job":
-            status = sm.describe_training_job(TrainingJobName=n)["TrainingJobStatus"]
-            if status == "InProgress":
-                sm.stop_training_job(TrainingJobName=n)
-                return "stopped"
-            return None
-        if k == "tuning-job":
-            status = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=n)[
-                "HyperParameterTuningJobStatus"
-            ]
-            if status == "InProgress":
-                sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=n)
-                return "stopped"
-            return None
-        if k == "processing-job":
-            status = sm.describe_processing_job(ProcessingJobName=n)["ProcessingJobStatus"]
-            if status == "InProgress":
-                sm.stop_processing_job(ProcessingJobName=n)
-                return "stopped"
-            return None
-        if k == "transform-job":
-            status = sm.describe_transform_job(TransformJobName=n)["TransformJobStatus"]
-            if status == "InProgress":
-                sm.stop_transform_job(TransformJobName=n)
+        if k in _JOBS:
+            describe, stop, key, status_key = _JOBS[k]
+            if getattr(sm, describe)(**{key: n})[status_key] == "InProgress":
+                getattr(sm, stop)(**{key: n})
                 return "stopped"
             return None
         if k == "stream-consumer":
