@@ -13,7 +13,18 @@ from tests.guard.test_guard_refusals import training
 
 def test_help_lists_every_command() -> None:
     out = CliRunner().invoke(main, ["--help"]).output
-    for cmd in ("doctor", "cost", "sweep", "quiz", "exam", "audit", "plan", "progress", "bank"):
+    for cmd in (
+        "doctor",
+        "cost",
+        "sweep",
+        "run",
+        "quiz",
+        "exam",
+        "audit",
+        "plan",
+        "progress",
+        "bank",
+    ):
         assert cmd in out
 
 
