@@ -234,18 +234,12 @@ def sweep(lab_name: str | None, older_than: str | None, yes: bool) -> None:
             lab.close()
 
 
-def _add_optional_commands() -> None:
+def _add_commands() -> None:
     from mllab.study.cli import COMMANDS
-
-    for command in COMMANDS:
-        main.add_command(command)
     from mllab.workbook.cli import run
 
-    main.add_command(run)
+    for command in [*COMMANDS, run]:
+        main.add_command(command)
 
 
-try:  # the study and workbook commands are added once their modules exist
-    _add_optional_commands()
-except ModuleNotFoundError as _err:  # pragma: no cover - during development only
-    if not _err.name or not _err.name.startswith("mllab."):
-        raise
+_add_commands()
