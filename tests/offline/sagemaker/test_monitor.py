@@ -450,3 +450,37 @@ def test_tick_without_captures_fails_the_execution(lab: Any) -> None:
     got = monitor.tick(lab, "dq-quiet")
     assert got["MonitoringExecutionStatus"] == "Failed"
     assert "No data to analyze" in got["FailureReason"]
+
+
+def test_one_time_schedule_needs_its_analysis_window(lab: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    baseline_uri = _baseline_job(lab)
+    _capture_endpoint(lab, "ep-now")
+    _schedule(lab, "dq-now", "ep-now", baseline_uri)  # also creates dq-now-def
+    sm = lab.client("sagemaker")
+    with pytest.raises(ClientError, match="DataAnalysisStartTime and DataAnalysisEndTime"):
+        sm.create_monitoring_schedule(
+            MonitoringScheduleName="dq-once",
+            MonitoringScheduleConfig={
+                "ScheduleConfig": {"ScheduleExpression": "NOW"},
+                "MonitoringJobDefinitionName": "dq-now-def",
+                "MonitoringType": "DataQuality",
+            },
+        )
+    sm.create_monitoring_schedule(
+        MonitoringScheduleName="dq-once",
+        MonitoringScheduleConfig={
+            "ScheduleConfig": {
+                "ScheduleExpression": "NOW",
+                "DataAnalysisStartTime": "-PT1H",
+                "DataAnalysisEndTime": "-PT0H",
+            },
+            "MonitoringJobDefinitionName": "dq-now-def",
+            "MonitoringType": "DataQuality",
+        },
+    )
+    assert (
+        sm.describe_monitoring_schedule(MonitoringScheduleName="dq-once")["MonitoringScheduleName"]
+        == "dq-once"
+    )

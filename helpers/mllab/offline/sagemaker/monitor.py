@@ -1090,6 +1090,14 @@ def _validate_config(account_id: str, region: str, cfg: dict[str, Any]) -> None:
             "ValidationException",
             f"Invalid ScheduleExpression {expr}: use cron(...) (hourly: cron(0 * ? * * *)) or NOW.",
         )
+    if str(expr) == "NOW" and not (
+        sched.get("DataAnalysisStartTime") and sched.get("DataAnalysisEndTime")
+    ):
+        raise AwsError(
+            "ValidationException",
+            "A one-time schedule (ScheduleExpression NOW) needs DataAnalysisStartTime and "
+            "DataAnalysisEndTime, e.g. -PT1H and -PT0H.",
+        )
 
 
 @handles("sagemaker", "CreateMonitoringSchedule", "before")
