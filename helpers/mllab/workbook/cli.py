@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import sys
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -35,8 +37,9 @@ import click
 def run(lab_ref: str, solution: bool, timeout: float, root: Path | None, keep_home: bool) -> None:
     """Run a lab headless: LAB is its number ("01") or name; exit 1 on a miss or error."""
     from mllab import config
+    from mllab.checks.core import parse_results
     from mllab.workbook import find_lab, repo_root
-    from mllab.workbook.execute import execute
+    from mllab.workbook.execute import _cell_text, execute
 
     base = root or repo_root()
     folder = base / ("solutions" if solution else "labs")
@@ -47,14 +50,19 @@ def run(lab_ref: str, solution: bool, timeout: float, root: Path | None, keep_ho
     except LookupError as missing:
         raise click.ClickException(str(missing)) from None
     click.echo(f"Running {path} ({'solution' if solution else 'learner copy'}) ...")
-    with tempfile.TemporaryDirectory(prefix="mllab-run-") as tmp:
-        home = config.home() if keep_home else Path(tmp) / "home"
-        result = execute(path, home=home, cwd=Path(tmp), timeout=timeout)
-    for cell in result.cells:
-        for verdict, key, detail in cell.results:
+    started = time.monotonic()
+
+    def progress(index: int, cell: Any) -> None:
+        """Print each check's verdict as its cell finishes (a lab takes a while)."""
+        for verdict, key, detail in parse_results(_cell_text(cell)):
             color = "green" if verdict == "PASS" else "red"
             line = f"{click.style(verdict, fg=color)} {key}"
             click.echo(line + (f": {detail}" if detail else ""))
+        click.echo(f"  [cell {index + 1} done, {time.monotonic() - started:.0f}s]", err=True)
+
+    with tempfile.TemporaryDirectory(prefix="mllab-run-") as tmp:
+        home = config.home() if keep_home else Path(tmp) / "home"
+        result = execute(path, home=home, cwd=Path(tmp), timeout=timeout, on_cell=progress)
     err = result.error
     status = 0
     if err is not None and err.error is not None:

@@ -151,6 +151,7 @@ def execute(
     timeout: float = 600.0,
     env: dict[str, str] | None = None,
     nb: nbformat.NotebookNode | None = None,
+    on_cell: Any = None,
 ) -> NotebookRun:
     """Run a notebook top to bottom in a fresh kernel, stopping at the first error.
 
@@ -161,6 +162,7 @@ def execute(
         timeout: seconds allowed per cell.
         env: extra environment variables for the kernel.
         nb: the notebook, when already read or changed.
+        on_cell: called as ``on_cell(index, cell)`` after each code cell ran (progress).
 
     Returns:
         The :class:`NotebookRun`. Costs what the lab's cells cost (nothing offline).
@@ -181,6 +183,8 @@ def execute(
         record_timing=True,
         resources={"metadata": {"path": str(work)}},
     )
+    if on_cell is not None:
+        client.on_cell_executed = lambda cell, cell_index, **_: on_cell(cell_index, cell)
     started = time.monotonic()
     stopped: Exception | None = None
     try:
