@@ -823,3 +823,26 @@ def check_channels(
                 f"(caused by ValidationError) Caused by: Additional properties are not allowed "
                 f"('{name}' was unexpected); this algorithm accepts channels {sorted(allowed)}"
             )
+
+
+def check_train_test_channels(
+    channels: dict[str, dict[str, Any]], accepted: Sequence[str], default: str | None
+) -> dict[str, tuple[str, dict[str, str]]]:
+    """Check a ``train`` (required) / ``test`` (optional) algorithm's channels and ContentTypes.
+
+    Args:
+        channels: the job's InputDataConfig entries by name.
+        accepted: the media types the algorithm reads.
+        default: the type assumed when a channel gives none.
+
+    Returns:
+        Each channel's ``(media type, parameters)``.
+
+    Raises:
+        ClientError: a missing/unknown channel or an unsupported ContentType, as the container says.
+    """
+    check_channels(channels, required=("train",), optional=("test",))
+    return {
+        name: aialgs_content_type(name, ch.get("ContentType"), accepted, default=default)
+        for name, ch in channels.items()
+    }

@@ -27,8 +27,7 @@ import numpy as np
 
 from mllab.offline.sagemaker.algorithms._common import (
     HP,
-    aialgs_content_type,
-    check_channels,
+    check_train_test_channels,
     load_arrays,
     log,
     model_file,
@@ -113,9 +112,7 @@ def validate(hyperparameters: dict[str, str], channels: dict[str, dict]) -> None
     Raises:
         ClientError: bad channel, ContentType or hyperparameter.
     """
-    check_channels(channels, required=("train",), optional=("test",))
-    for name, ch in channels.items():
-        aialgs_content_type(name, ch.get("ContentType"), _CT, default="application/jsonlines")
+    check_train_test_channels(channels, _CT, default="application/jsonlines")
     _parse(dict(hyperparameters))
 
 

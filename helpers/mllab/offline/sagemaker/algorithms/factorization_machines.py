@@ -24,9 +24,8 @@ import numpy as np
 from mllab.offline.sagemaker.algorithms._common import (
     HP,
     RECORDIO,
-    aialgs_content_type,
     aialgs_metric,
-    check_channels,
+    check_train_test_channels,
     emit_metric,
     encode_response,
     load_arrays,
@@ -93,9 +92,7 @@ def validate(hyperparameters: dict[str, str], channels: dict[str, dict]) -> None
     Raises:
         ClientError: bad channel, ContentType (anything but recordIO-protobuf) or hyperparameter.
     """
-    check_channels(channels, required=("train",), optional=("test",))
-    for name, ch in channels.items():
-        aialgs_content_type(name, ch.get("ContentType"), [RECORDIO], default=RECORDIO)
+    check_train_test_channels(channels, [RECORDIO], default=RECORDIO)
     validate_hyperparameters(HYPERPARAMETERS, hyperparameters)
 
 

@@ -26,7 +26,7 @@ from mllab.offline.sagemaker.algorithms._common import (
     RECORDIO,
     aialgs_content_type,
     aialgs_metric,
-    check_channels,
+    check_train_test_channels,
     emit_metric,
     encode_response,
     load_arrays,
@@ -102,9 +102,7 @@ def validate(hyperparameters: dict[str, str], channels: dict[str, dict]) -> None
     Raises:
         ClientError: a missing/unknown channel, unsupported ContentType, bad hyperparameter.
     """
-    check_channels(channels, required=("train",), optional=("test",))
-    for name, ch in channels.items():
-        aialgs_content_type(name, ch.get("ContentType"), [CSV, RECORDIO], default=RECORDIO)
+    check_train_test_channels(channels, [CSV, RECORDIO], default=RECORDIO)
     _parse(dict(hyperparameters))
 
 

@@ -24,7 +24,7 @@ from mllab.offline.sagemaker.algorithms._common import (
     RECORDIO,
     aialgs_content_type,
     aialgs_metric,
-    check_channels,
+    check_train_test_channels,
     emit_metric,
     encode_response,
     load_arrays,
@@ -94,9 +94,7 @@ def validate(hyperparameters: dict[str, str], channels: dict[str, dict]) -> None
     Raises:
         ClientError: bad channel, ContentType or hyperparameter.
     """
-    check_channels(channels, required=("train",), optional=("test",))
-    for name, ch in channels.items():
-        aialgs_content_type(name, ch.get("ContentType"), [CSV, RECORDIO], default=RECORDIO)
+    check_train_test_channels(channels, [CSV, RECORDIO], default=RECORDIO)
     _parse(dict(hyperparameters))
 
 

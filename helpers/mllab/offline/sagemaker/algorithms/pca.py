@@ -23,7 +23,7 @@ from mllab.offline.sagemaker.algorithms._common import (
     HP,
     RECORDIO,
     aialgs_content_type,
-    check_channels,
+    check_train_test_channels,
     encode_response,
     load_arrays,
     load_table,
@@ -72,9 +72,7 @@ def validate(hyperparameters: dict[str, str], channels: dict[str, dict]) -> None
     Raises:
         ClientError: bad channel, ContentType or hyperparameter.
     """
-    check_channels(channels, required=("train",), optional=("test",))
-    for name, ch in channels.items():
-        aialgs_content_type(name, ch.get("ContentType"), [CSV, RECORDIO], default=RECORDIO)
+    check_train_test_channels(channels, [CSV, RECORDIO], default=RECORDIO)
     _parse(dict(hyperparameters))
 
 

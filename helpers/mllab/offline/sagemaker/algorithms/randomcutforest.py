@@ -32,7 +32,7 @@ from mllab.offline.sagemaker.algorithms._common import (
     RECORDIO,
     aialgs_content_type,
     aialgs_metric,
-    check_channels,
+    check_train_test_channels,
     emit_metric,
     encode_response,
     load_arrays,
@@ -90,11 +90,9 @@ def validate(hyperparameters: dict[str, str], channels: dict[str, dict]) -> None
         ClientError: bad channel, ContentType (including a train CSV without label_size=0) or
             hyperparameter.
     """
-    check_channels(channels, required=("train",), optional=("test",))
+    types = check_train_test_channels(channels, [CSV, RECORDIO], default=RECORDIO)
     for name, ch in channels.items():
-        media, params = aialgs_content_type(
-            name, ch.get("ContentType"), [CSV, RECORDIO], default=RECORDIO
-        )
+        media, params = types[name]
         if name == "train" and media == CSV and params.get("label_size") != "0":
             raise ClientError(
                 f"No iterator has been registered for ContentType ('{ch.get('ContentType')}', '1.0') "
