@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import tarfile
@@ -77,18 +76,8 @@ IMAGE = "382416733822.dkr.ecr.us-east-1.amazonaws.com/fake-linear:1"
 
 
 @pytest.fixture
-def fake_algo(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from mllab.offline.sagemaker import images
-
-    path = tmp_path_factory.mktemp("algo") / "mllab_fake_linear.py"
-    path.write_text(FAKE_ALGO)
-    spec = importlib.util.spec_from_file_location("mllab_fake_linear", path)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    images.register_algorithm("fake-linear", mod)
-    yield mod
-    images.unregister_algorithm("fake-linear")
+def fake_algo(fake_algorithm: Any) -> Any:
+    return fake_algorithm("fake-linear", FAKE_ALGO)
 
 
 def _data(n: int = 200, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

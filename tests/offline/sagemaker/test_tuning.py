@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import textwrap
 import time
 from typing import Any
@@ -39,18 +38,8 @@ IMAGE = "382416733822.dkr.ecr.us-east-1.amazonaws.com/fake-tune:1"
 
 
 @pytest.fixture
-def fake_tune(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from mllab.offline.sagemaker import images
-
-    path = tmp_path_factory.mktemp("algo") / "mllab_fake_tune.py"
-    path.write_text(FAKE)
-    spec = importlib.util.spec_from_file_location("mllab_fake_tune", path)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    images.register_algorithm("fake-tune", mod)
-    yield mod
-    images.unregister_algorithm("fake-tune")
+def fake_tune(fake_algorithm: Any) -> Any:
+    return fake_algorithm("fake-tune", FAKE)
 
 
 def _request(
