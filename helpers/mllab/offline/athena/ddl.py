@@ -415,19 +415,26 @@ def _select_arrow(sql_tree: Any, sql: str, ctx: Context) -> tuple[Any, int, list
         con.close()
 
 
+def _create_as_select(sql: str, ctx: Context, missing: str) -> tuple[Any, str, str]:
+    """Parse ``CREATE TABLE|VIEW name AS SELECT``; return the tree, database and name."""
+    from sqlglot import exp
+
+    from mllab.offline.athena.engine import parse
+
+    tree = parse(sql)
+    if not isinstance(tree, exp.Create) or tree.expression is None:
+        raise QueryError(f"line 1:1: {missing}", 2, 1001)
+    table = tree.this if isinstance(tree.this, exp.Table) else tree.this.this
+    return tree, (table.db or ctx.database or "default").lower(), table.name.lower()
+
+
 def _ctas(ex: Execution, sql: str, ctx: Context) -> None:
     import sqlglot
     from sqlglot import exp
 
-    from mllab.offline.athena.engine import parse
     from mllab.offline.athena.service import column_info
 
-    tree = parse(sql)
-    if not isinstance(tree, exp.Create) or tree.expression is None:
-        raise QueryError("line 1:1: CREATE TABLE AS needs a SELECT", 2, 1001)
-    table = tree.this if isinstance(tree.this, exp.Table) else tree.this.this
-    db = (table.db or ctx.database or "default").lower()
-    name = table.name.lower()
+    tree, db, name = _create_as_select(sql, ctx, "CREATE TABLE AS needs a SELECT")
     ex.statement_type, ex.substatement = "DML", "CREATE_TABLE_AS_SELECT"
     if cat.get_database(ctx.account_id, ctx.region, db) is None:
         raise QueryError(f"SCHEMA_NOT_FOUND: line 1:14: Schema '{db}' does not exist", 2, 1006)
@@ -595,16 +602,8 @@ def _insert(ex: Execution, sql: str, ctx: Context) -> None:
 
 
 def _create_view(ex: Execution, sql: str, ctx: Context) -> None:
-    from sqlglot import exp
 
-    from mllab.offline.athena.engine import parse
-
-    tree = parse(sql)
-    if not isinstance(tree, exp.Create) or tree.expression is None:
-        raise QueryError("line 1:1: CREATE VIEW needs AS SELECT", 2, 1001)
-    table = tree.this if isinstance(tree.this, exp.Table) else tree.this.this
-    db = (table.db or ctx.database or "default").lower()
-    name = table.name.lower()
+    tree, db, name = _create_as_select(sql, ctx, "CREATE VIEW needs AS SELECT")
     _ddl_result(ex, "CREATE_VIEW")
     if cat.get_database(ctx.account_id, ctx.region, db) is None:
         raise QueryError(f"SCHEMA_NOT_FOUND: line 1:13: Schema '{db}' does not exist", 2, 1006)
