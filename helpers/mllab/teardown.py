@@ -8,7 +8,7 @@ the guard's notes and the ledger); :func:`find_leftovers` and :func:`delete` ser
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from mllab.guard.core import TAG_CREATED, TAG_LAB, TAG_RUN
@@ -65,7 +65,7 @@ class Resource:
 
 
 #: Jobs teardown stops while they run: (describe call, stop call, name key, status key).
-_JOBS = {
+JOB_CALLS = {
     "training-job": (
         "describe_training_job",
         "stop_training_job",
@@ -125,8 +125,8 @@ def _act(session: boto3.Session, res: Resource) -> str | None:
         if k == "model":
             sm.delete_model(ModelName=n)
             return "deleted"
-        if k in _JOBS:
-            describe, stop, key, status_key = _JOBS[k]
+        if k in JOB_CALLS:
+            describe, stop, key, status_key = JOB_CALLS[k]
             if getattr(sm, describe)(**{key: n})[status_key] == "InProgress":
                 getattr(sm, stop)(**{key: n})
                 return "stopped"
@@ -157,6 +157,35 @@ def _act(session: boto3.Session, res: Resource) -> str | None:
     return None
 
 
+def run_resources(lab: Lab) -> dict[tuple[str, str], Resource]:
+    """What one lab run created, from the guard's notes and the ledger (read-only, free).
+
+    Args:
+        lab: the open lab.
+
+    Returns:
+        ``{(kind, name): Resource}``; a stream consumer's ``extra`` is its stream's ARN.
+    """
+    found: dict[tuple[str, str], Resource] = {}
+    for service, operation, name in lab.guard.created:
+        kind = _FROM_OPERATION.get((service, operation))
+        if kind and name:
+            found.setdefault((kind, name), Resource(kind, name, lab.name, lab.run_id))
+    for row in lab.ledger.rows(run=lab.run_id):
+        kind = _FROM_OPERATION.get((row.service, row.operation))
+        if kind and row.resource:
+            found.setdefault(
+                (kind, row.resource), Resource(kind, row.resource, lab.name, lab.run_id)
+            )
+    for key, res in list(found.items()):
+        if res.kind == "stream-consumer":
+            # a consumer is named within its stream: the stream ARN prefixes the consumer ARN
+            consumer = lab.ledger.latest_for(res.name, run=lab.run_id)
+            if consumer and consumer.arn:
+                found[key] = replace(res, extra=consumer.arn.split("/consumer/")[0])
+    return found
+
+
 def teardown_run(lab: Lab) -> list[dict[str, str]]:
     """Delete or stop what one lab run created; record actual use in the ledger.
 
@@ -167,27 +196,7 @@ def teardown_run(lab: Lab) -> list[dict[str, str]]:
         ``{"kind", "name", "action"}`` for each resource acted on. Errors on one resource
         do not stop the others; they are reported with action ``"error: ..."``.
     """
-    found: dict[tuple[str, str], Resource] = {}
-    for service, operation, name in lab.guard.created:
-        kind = _FROM_OPERATION.get((service, operation))
-        if kind and name:
-            found[(kind, name)] = Resource(kind, name, lab.name, lab.run_id)
-    for row in lab.ledger.rows(run=lab.run_id):
-        kind = _FROM_OPERATION.get((row.service, row.operation))
-        if kind and row.resource:
-            extra = row.arn or ""
-            found.setdefault(
-                (kind, row.resource),
-                Resource(kind, row.resource, lab.name, lab.run_id, extra=extra),
-            )
-    for (kind, name), res in list(found.items()):
-        if kind == "stream-consumer" and not res.extra:
-            # the consumer's stream ARN is the prefix of the consumer ARN
-            consumer = lab.ledger.latest_for(name, run=lab.run_id)
-            if consumer and consumer.arn:
-                found[(kind, name)] = Resource(
-                    kind, name, lab.name, lab.run_id, extra=consumer.arn.split("/consumer/")[0]
-                )
+    found = run_resources(lab)
     done: list[dict[str, str]] = []
     for res in sorted(found.values(), key=lambda r: KINDS.index(r.kind)):
         try:

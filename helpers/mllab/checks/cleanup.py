@@ -74,6 +74,8 @@ def _gone(err: ClientError) -> bool:
 
 def _state(lab: Any, kind: str, name: str, extra: str = "") -> str | None:
     """The resource's billable state, or None when it is gone, finished or idle."""
+    from mllab.teardown import JOB_CALLS
+
     sm = lab.client("sagemaker")
     try:
         if kind == "endpoint":
@@ -82,22 +84,8 @@ def _state(lab: Any, kind: str, name: str, extra: str = "") -> str | None:
             s = sm.describe_monitoring_schedule(MonitoringScheduleName=name)
             st = str(s.get("MonitoringScheduleStatus", ""))
             return st if st in ("Pending", "Scheduled") else None
-        jobs = {
-            "training-job": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
-            "processing-job": (
-                "describe_processing_job",
-                "ProcessingJobName",
-                "ProcessingJobStatus",
-            ),
-            "transform-job": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
-            "tuning-job": (
-                "describe_hyper_parameter_tuning_job",
-                "HyperParameterTuningJobName",
-                "HyperParameterTuningJobStatus",
-            ),
-        }
-        if kind in jobs:
-            op, key, status = jobs[kind]
+        if kind in JOB_CALLS:
+            op, _stop, key, status = JOB_CALLS[kind]
             st = str(getattr(sm, op)(**{key: name})[status])
             return st if st in ("InProgress", "Stopping") else None
         if kind == "stream":
@@ -139,19 +127,10 @@ def billable_leftovers(lab: Any, *, include_free: bool = False) -> list[Leftover
     Returns:
         The leftovers, endpoints first.
     """
-    from mllab.teardown import _FROM_OPERATION, KINDS, find_leftovers
+    from mllab.teardown import KINDS, find_leftovers, run_resources
 
     kinds = set(BILLABLE) | ({"model", "endpoint-config"} if include_free else set())
-    found: dict[tuple[str, str], str] = {}
-    for service, operation, name in getattr(lab.guard, "created", []):
-        kind = _FROM_OPERATION.get((service, operation))
-        if kind in kinds and name:
-            found.setdefault((kind, name), "")
-    for row in lab.ledger.rows(run=lab.run_id):
-        kind = _FROM_OPERATION.get((row.service, row.operation))
-        if kind in kinds and row.resource:
-            extra = (row.arn or "").split("/consumer/")[0] if kind == "stream-consumer" else ""
-            found[(kind, row.resource)] = extra or found.get((kind, row.resource), "")
+    found = {key: r.extra for key, r in run_resources(lab).items() if r.kind in kinds}
     try:
         for r in find_leftovers(lab.session, lab=lab.name):
             if r.run == lab.run_id and r.kind in kinds:
