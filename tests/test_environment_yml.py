@@ -18,7 +18,20 @@ CONDA_NAME = {
     "types-PyYAML": "types-pyyaml",
 }
 #: Taken from PyPI through the pip section.
-PIP_ONLY = {"sagemaker"}
+PIP_ONLY = {
+    "sagemaker",
+    "wordllama",
+    "sacrebleu",
+    "rouge-score",
+    "strands-agents",
+    "bedrock-agentcore",
+    "mcp",
+    "opensearch-py",
+    "evidently",
+    "mlflow",
+    "pypdf",
+    "langchain-aws",
+}
 
 
 def _split(req: str) -> tuple[str, str]:
