@@ -27,7 +27,6 @@ PIP_ONLY = {
     "bedrock-agentcore",
     "mcp",
     "opensearch-py",
-    "evidently",
     "mlflow",
     "pypdf",
     "langchain-aws",
