@@ -101,6 +101,7 @@ class Requirement:
         key: the requirement key within the lab, e.g. ``"stream"``.
         mls: MLS-C01 task statements, e.g. ``["1.2"]``.
         mla: MLA-C01 task statements, e.g. ``["1.1"]``.
+        mla2: MLA-C02 skills, e.g. ``["1.2.7"]`` (the task is the first two numbers).
         notes: what the check found (joined into the PASS line).
         passed: the verdict once the check has run (None before).
     """
@@ -109,6 +110,7 @@ class Requirement:
     key: str
     mls: list[str] = field(default_factory=list)
     mla: list[str] = field(default_factory=list)
+    mla2: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     passed: bool | None = None
     record: bool = True
@@ -201,6 +203,7 @@ def requirement(
     *,
     mls: Iterable[str] = (),
     mla: Iterable[str] = (),
+    mla2: Iterable[str] = (),
     record: bool = True,
 ) -> Requirement:
     """Open a requirement check (a context manager, or a decorator that runs at once).
@@ -213,6 +216,7 @@ def requirement(
             accepted too (the part after ``#`` is the key).
         mls: MLS-C01 task statements it practises, e.g. ``["1.2"]``.
         mla: MLA-C01 task statements, e.g. ``["1.1"]``.
+        mla2: MLA-C02 skills it practises, e.g. ``["1.2.7", "2.3.10"]``.
         record: record the outcome in the study store (default yes).
 
     Returns:
@@ -223,7 +227,9 @@ def requirement(
     key = str(key).split("#", 1)[-1].strip()
     if not key or any(c.isspace() for c in key) or ":" in key:
         raise ValueError(f"requirement key {key!r}: use a short slug like 'stream' (no spaces)")
-    return Requirement(lab=lab, key=key, mls=list(mls), mla=list(mla), record=record)
+    return Requirement(
+        lab=lab, key=key, mls=list(mls), mla=list(mla), mla2=list(mla2), record=record
+    )
 
 
 def fail(message: str) -> None:
