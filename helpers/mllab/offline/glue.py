@@ -912,6 +912,62 @@ def batch_stop_job_run(call: OfflineCall) -> dict[str, Any]:
     return {"SuccessfulSubmissions": ok, "Errors": errors}
 
 
+#: JobUpdate member -> moto FakeJob attribute (UpdateJob overwrites every one of them).
+_JOB_UPDATE_FIELDS = {
+    "Description": "description",
+    "LogUri": "log_uri",
+    "Role": "role",
+    "ExecutionProperty": "execution_property",
+    "Command": "command",
+    "DefaultArguments": "default_arguments",
+    "NonOverridableArguments": "non_overridable_arguments",
+    "Connections": "connections",
+    "MaxRetries": "max_retries",
+    "AllocatedCapacity": "allocated_capacity",
+    "Timeout": "timeout",
+    "MaxCapacity": "max_capacity",
+    "WorkerType": "worker_type",
+    "NumberOfWorkers": "number_of_workers",
+    "SecurityConfiguration": "security_configuration",
+    "NotificationProperty": "notification_property",
+    "GlueVersion": "glue_version",
+    "CodeGenConfigurationNodes": "code_gen_configuration_nodes",
+    "ExecutionClass": "execution_class",
+    "SourceControlDetails": "source_control_details",
+}
+
+
+@handles("glue", "UpdateJob")
+def update_job(call: OfflineCall) -> dict[str, Any]:
+    """UpdateJob (moto 5.2 lacks it; lab 01's drill repairs a job with it).
+
+    As AWS documents, "the previous job definition is completely overwritten": every
+    ``JobUpdate`` member left out returns to its default (``DefaultArguments`` empty,
+    ``Timeout`` unset, so Glue's 2,880 minutes), which is why a repair copies the job from
+    ``GetJob`` and changes one field. Runs already started keep the arguments they started
+    with. Costs nothing (a job definition is free; its runs bill).
+    """
+    name = str(call.params.get("JobName", ""))
+    update = call.params.get("JobUpdate") or {}
+    job = _fake_job(call, name)
+    for member in ("Role", "Command"):
+        if not update.get(member):
+            raise AwsError(
+                "InvalidInputException",
+                f"JobUpdate.{member} is required: UpdateJob overwrites the whole job definition "
+                "(start from get_job()['Job'] and change what must change)",
+            )
+    for member, attr in _JOB_UPDATE_FIELDS.items():
+        value = update.get(member)
+        if member in ("ExecutionProperty", "DefaultArguments") and value is None:
+            value = {}
+        if member == "ExecutionClass" and value is None:
+            value = "STANDARD"
+        setattr(job, attr, value)
+    job.last_modified_on = _now()
+    return {"JobName": name}
+
+
 def _serve_bridge(listener: Any, session: Any, done: threading.Event) -> None:
     """Answer the job subprocess's AWS calls on the lab's session."""
     from botocore.exceptions import ClientError

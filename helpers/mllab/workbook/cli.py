@@ -37,9 +37,9 @@ import click
 def run(lab_ref: str, solution: bool, timeout: float, root: Path | None, keep_home: bool) -> None:
     """Run a lab headless: LAB is its number ("01") or name; exit 1 on a miss or error."""
     from mllab import config
-    from mllab.checks.core import parse_results
     from mllab.workbook import find_lab, repo_root
-    from mllab.workbook.execute import _cell_text, execute
+    from mllab.workbook.execute import _cell_text, execute, not_emulated, result_blocks
+    from mllab.workbook.notebook import has_solution, read
 
     base = root or repo_root()
     folder = base / ("solutions" if solution else "labs")
@@ -49,15 +49,19 @@ def run(lab_ref: str, solution: bool, timeout: float, root: Path | None, keep_ho
         path = find_lab(lab_ref, folder)
     except LookupError as missing:
         raise click.ClickException(str(missing)) from None
-    click.echo(f"Running {path} ({'solution' if solution else 'learner copy'}) ...")
+    try:  # what the path holds decides, not the flag: `mllab run solutions/01_x.ipynb` too
+        is_solution = any(has_solution(c.source) for c in read(path).cells)
+    except Exception:  # noqa: BLE001 - unreadable here: execute() words the error
+        is_solution = solution
+    click.echo(f"Running {path} ({'solution' if is_solution else 'learner copy'}) ...")
     started = time.monotonic()
 
     def progress(index: int, cell: Any) -> None:
         """Print each check's verdict as its cell finishes (a lab takes a while)."""
-        for verdict, key, detail in parse_results(_cell_text(cell)):
+        for verdict, key, detail in result_blocks(_cell_text(cell)):
             color = "green" if verdict == "PASS" else "red"
             line = f"{click.style(verdict, fg=color)} {key}"
-            click.echo(line + (f": {detail}" if detail else ""))
+            click.echo(line + (f": {detail}" if detail else ""))  # every line of a MISS
         click.echo(f"  [cell {index + 1} done, {time.monotonic() - started:.0f}s]", err=True)
 
     with tempfile.TemporaryDirectory(prefix="mllab-run-") as tmp:
@@ -66,8 +70,17 @@ def run(lab_ref: str, solution: bool, timeout: float, root: Path | None, keep_ho
     err = result.error
     status = 0
     if err is not None and err.error is not None:
-        ename, evalue, _ = err.error
-        if ename == "NotImplementedError":
+        ename, evalue, tb = err.error
+        missing_op = not_emulated(
+            ename, evalue, tb, "\n".join(c.source for c in result.nb.cells if c.cell_type == "code")
+        )
+        if missing_op is not None:
+            click.echo(
+                f"NOT EMULATED in code cell {err.index + 1}: not emulated offline: {missing_op} "
+                "(the offline plane lacks this AWS operation; your code may be right: "
+                "report it, or run the lab on AWS)"
+            )
+        elif ename == "NotImplementedError":
             click.echo(
                 f"STOPPED at code cell {err.index + 1}: a task is not done yet "
                 "(# YOUR CODE HERE / raise NotImplementedError())"
@@ -78,6 +91,7 @@ def run(lab_ref: str, solution: bool, timeout: float, root: Path | None, keep_ho
             for line in src[:8]:
                 click.echo(f"    {line}")
         status = 1
+    # (result.results keeps a MISS's first line; the progress lines above printed it whole)
     passes = sum(1 for v, _, _ in result.results if v == "PASS")
     misses = sum(1 for v, _, _ in result.results if v == "MISS")
     click.echo(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -85,9 +86,73 @@ class NotebookRun:
         )
 
 
-def _strip_ansi(text: str) -> str:
-    import re
+#: moto's words (and botocore's, through a server) for an action it does not emulate.
+_NOT_EMULATED = re.compile(r"The (?P<op>\w+) action has not been implemented")
 
+
+def not_emulated(ename: str, evalue: str, traceback: str = "", source: str = "") -> str | None:
+    """Name the AWS operation the offline plane does not emulate, if that is what an error says.
+
+    moto raises ``NotImplementedError("The update_job action has not been implemented")`` for
+    an operation it lacks (a ``ClientError`` carries the same words through moto's server); a
+    learner's stub raises a bare ``NotImplementedError()``. moto's words name the operation
+    only: the service is read from the code that called it (``glue.update_job(`` and
+    ``glue = lab.client("glue")``). Costs nothing.
+
+    Args:
+        ename: the error's class name.
+        evalue: its message.
+        traceback: its traceback text.
+        source: the notebook's code (to find which client made the call).
+
+    Returns:
+        ``"<service>.<operation>"`` (``"glue.update_job"``), ``"<operation>"`` when the service
+        cannot be told, or None when the error is not moto's.
+    """
+    del ename  # NotImplementedError or ClientError alike: moto's words decide
+    m = _NOT_EMULATED.search(evalue) or _NOT_EMULATED.search(traceback)
+    if m is None:
+        return None
+    op = m.group("op")
+    text = f"{traceback}\n{source}"
+    for var in re.findall(rf"(\w+)\.{op}\(", text):
+        client = re.search(rf"\b{var}\s*=\s*[\w.]*client\(\s*[\"']([\w-]+)[\"']", text)
+        if client:
+            return f"{client.group(1)}.{op}"
+    return op
+
+
+def result_blocks(text: str) -> list[tuple[str, str, str]]:
+    """Like :func:`mllab.checks.core.parse_results`, with a multi-line MISS kept whole.
+
+    A MISS message may span lines (a teardown check lists every leftover): the lines after a
+    result line, up to the next result line, belong to its detail.
+
+    Args:
+        text: a cell's text output.
+
+    Returns:
+        ``(verdict, key, detail)`` per result line; ``detail`` holds its continuation lines.
+    """
+    out: list[tuple[str, str, str]] = []
+    extra: list[str] = []
+    for line in text.splitlines():
+        found = parse_results(line)
+        if found:
+            if out and extra:
+                v, k, d = out[-1]
+                out[-1] = (v, k, "\n".join([d, *extra]).strip("\n"))
+            extra = []
+            out.append(found[0])
+        elif out and out[-1][0] == "MISS" and line.strip():
+            extra.append(line.rstrip())
+    if out and extra:
+        v, k, d = out[-1]
+        out[-1] = (v, k, "\n".join([d, *extra]).strip("\n"))
+    return out
+
+
+def _strip_ansi(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", text)
 
 
