@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -20,10 +19,8 @@ def test_refused_at_once_without_allow_list(monkeypatch: pytest.MonkeyPatch) -> 
         raise AssertionError("a network call was attempted")
 
     monkeypatch.setattr(botocore.endpoint.Endpoint, "make_request", no_network)
-    t = time.perf_counter()
     with pytest.raises(BackendError, match="MLLAB_ALLOWED_ACCOUNTS"):
-        Lab("x", backend="aws")
-    assert time.perf_counter() - t < 30  # refused before any network wait
+        Lab("x", backend="aws")  # refused before any network call (no_network would raise)
 
 
 def test_malformed_allow_list(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -23,14 +22,11 @@ GENERATORS = {
 
 
 @pytest.mark.parametrize("name", GENERATORS)
-def test_deterministic_per_seed_and_fast(name: str) -> None:
+def test_deterministic_per_seed(name: str) -> None:
     gen = GENERATORS[name]
-    t = time.perf_counter()
     a = gen(7)
-    elapsed = time.perf_counter() - t
     pd.testing.assert_frame_equal(a, gen(7))
     assert not a.equals(gen(8))
-    assert elapsed < 5.0  # generous: the target is well under 1 s (see benchmarks)
 
 
 def test_clickstream_schema_pii_hot_key_and_size() -> None:

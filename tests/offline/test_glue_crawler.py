@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 
+from tests.hang import HANG_GUARD_S
 
-def _wait_crawler(glue: Any, name: str, timeout: float = 30.0) -> dict[str, Any]:
+
+def _wait_crawler(glue: Any, name: str, timeout: float = HANG_GUARD_S) -> dict[str, Any]:
     seen = []
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from tests.hang import HANG_GUARD_S
+
 SCRIPT = b"""
 import sys, csv, io, json
 import boto3
@@ -20,7 +22,7 @@ print("processed", len(rows), "rows")
 """
 
 
-def _wait(glue: Any, job: str, run_id: str, timeout: float = 60.0) -> dict[str, Any]:
+def _wait(glue: Any, job: str, run_id: str, timeout: float = HANG_GUARD_S) -> dict[str, Any]:
     deadline = time.time() + timeout
     while time.time() < deadline:
         r = glue.get_job_run(JobName=job, RunId=run_id)["JobRun"]

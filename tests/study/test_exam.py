@@ -19,6 +19,7 @@ from mllab.study.bank import PASS_MARK, WEIGHTS, load_bank
 from mllab.study.cli import exam as exam_cmd
 from mllab.study.exam import ANCHOR_PERCENT, allocate, draw_exam, estimate_scaled
 from mllab.study.store import Store
+from tests.hang import HANG_GUARD_S
 
 
 def _wrong(q) -> str:
@@ -293,7 +294,7 @@ def test_killed_process_then_resume(gen_bank: Path, mllab_home: Path) -> None:
         proc.stdin.write(("".join(q.answer) + "\n").encode())
     proc.stdin.flush()  # stdin stays open: the process waits for question 13
     db = mllab_home / "study.sqlite"
-    deadline = time.time() + 60
+    deadline = time.time() + HANG_GUARD_S
     answered = 0
     while time.time() < deadline:
         if db.exists():

@@ -9,6 +9,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from tests.hang import HANG_GUARD_S
+
 try:
     from .test_hosting import FAKE_IMAGE, fake_algo, upload_linear
 except ImportError:  # rootdir-style import (no package __init__)
@@ -91,7 +93,7 @@ def test_cddl_and_thresholds() -> None:
     assert got["CI"] == pytest.approx(((12 - older) - older) / 12)
 
 
-def _wait_job(sm: Any, name: str, timeout: float = 120.0) -> None:
+def _wait_job(sm: Any, name: str, timeout: float = HANG_GUARD_S) -> None:
     """Poll DescribeProcessingJob until the job ends (any end: Completed, Failed, Stopped)."""
     import time
 
@@ -101,6 +103,7 @@ def _wait_job(sm: Any, name: str, timeout: float = 120.0) -> None:
         if status in {"Completed", "Failed", "Stopped"}:
             return
         time.sleep(0.2)
+    raise AssertionError(f"hang guard: processing job {name} did not end within {timeout:.0f} s")
 
 
 def _job(lab: Any, name: str, config: dict[str, Any], data: pd.DataFrame) -> dict[str, Any]:

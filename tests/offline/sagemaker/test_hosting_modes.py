@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.hang import HANG_GUARD_S
+
 try:
     from .test_hosting import (
         FAKE_IMAGE,
@@ -85,7 +87,7 @@ def test_serverless_throttles_over_max_concurrency_and_records_cold_start(
 
     t = threading.Thread(target=first)
     t.start()
-    deadline = time.time() + 5
+    deadline = time.time() + HANG_GUARD_S
     while vr.in_flight < 1 and time.time() < deadline:
         time.sleep(0.01)
     rt = lab.client("sagemaker-runtime")

@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.hang import HANG_GUARD_S
+
 ANALYZER = "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
 
 
@@ -130,7 +132,7 @@ def test_missing_column_type_and_completeness_violations() -> None:
 # ------------------------------------------------------------------ processing jobs and schedules
 
 
-def _wait_job(sm: Any, name: str, timeout: float = 120.0) -> None:
+def _wait_job(sm: Any, name: str, timeout: float = HANG_GUARD_S) -> None:
     """Poll DescribeProcessingJob until the job ends (any end: Completed, Failed, Stopped)."""
     import time
 
@@ -140,6 +142,7 @@ def _wait_job(sm: Any, name: str, timeout: float = 120.0) -> None:
         if status in {"Completed", "Failed", "Stopped"}:
             return
         time.sleep(0.2)
+    raise AssertionError(f"hang guard: processing job {name} did not end within {timeout:.0f} s")
 
 
 def _put(lab: Any, key: str, body: str | bytes) -> str:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import textwrap
-import time
 from typing import Any
 
 import pytest
+
+from tests.hang import wait_for
 
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 
@@ -30,14 +31,14 @@ PREPROCESS = textwrap.dedent(
 )
 
 
-def _wait(sm: Any, name: str, timeout: float = 60) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        d = sm.describe_processing_job(ProcessingJobName=name)
-        if d["ProcessingJobStatus"] in {"Completed", "Failed", "Stopped"}:
-            return d
-        assert time.monotonic() < deadline, d
-        time.sleep(0.05)
+def _wait(sm: Any, name: str, timeout: float | None = None) -> dict[str, Any]:
+    """Wait for the job to end (``timeout`` is a hang guard, not a speed check)."""
+    return wait_for(
+        lambda: sm.describe_processing_job(ProcessingJobName=name),
+        lambda d: d["ProcessingJobStatus"] in {"Completed", "Failed", "Stopped"},
+        f"job {name} to end",
+        guard_s=timeout,
+    )
 
 
 def _request(
@@ -174,7 +175,7 @@ def test_processing_validation_and_runtime(lab: Any) -> None:
         StoppingCondition={"MaxRuntimeInSeconds": 1},
     )
     sm.create_processing_job(**slow)
-    d = _wait(sm, "prep-slow", timeout=30)
+    d = _wait(sm, "prep-slow")
     assert d["ProcessingJobStatus"] == "Stopped"
 
 

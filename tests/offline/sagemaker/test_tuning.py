@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import textwrap
-import time
 from typing import Any
 
 import pytest
+
+from tests.hang import wait_for
 
 FAKE = textwrap.dedent(
     '''
@@ -86,14 +87,14 @@ def _request(
     return req
 
 
-def _wait(sm: Any, name: str, timeout: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        d = sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
-        if d["HyperParameterTuningJobStatus"] in {"Completed", "Failed", "Stopped"}:
-            return d
-        assert time.monotonic() < deadline, d
-        time.sleep(0.05)
+def _wait(sm: Any, name: str, timeout: float | None = None) -> dict[str, Any]:
+    """Wait for the job to end (``timeout`` is a hang guard, not a speed check)."""
+    return wait_for(
+        lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name),
+        lambda d: d["HyperParameterTuningJobStatus"] in {"Completed", "Failed", "Stopped"},
+        f"job {name} to end",
+        guard_s=timeout,
+    )
 
 
 X_RANGE = {
@@ -225,14 +226,13 @@ def test_stop_tuning_job(lab: Any, fake_tune: Any) -> None:
         lab, "tune-stop", "Random", X_RANGE, jobs=8, static={"epochs": "50", "epoch_seconds": "0.2"}
     )
     sm.create_hyper_parameter_tuning_job(**req)
-    deadline = time.monotonic() + 30
-    while not sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-stop")[
-        "TrainingJobStatusCounters"
-    ]["InProgress"]:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for(
+        lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-stop"),
+        lambda d: d["TrainingJobStatusCounters"]["InProgress"] > 0,
+        "a trial of tune-stop to start",
+    )
     sm.stop_hyper_parameter_tuning_job(HyperParameterTuningJobName="tune-stop")
-    d = _wait(sm, "tune-stop", timeout=30)
+    d = _wait(sm, "tune-stop")
     assert d["HyperParameterTuningJobStatus"] == "Stopped"
     assert d["TrainingJobStatusCounters"]["InProgress"] == 0
 
