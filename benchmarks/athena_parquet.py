@@ -11,7 +11,7 @@ DDL (``CREATE EXTERNAL TABLE ... STORED AS PARQUET`` + ``MSCK REPAIR TABLE``), t
 and prints the medians, B/A (target <= 2x) and what Athena would bill.
 
 Usage: python benchmarks/athena_parquet.py [--gb 1.0] [--runs 3]
-       python benchmarks/athena_parquet.py --gb 0.05      # quick run
+       python benchmarks/athena_parquet.py --quick        # 0.05 GB, 1 run (fixed costs dominate)
 """
 
 from __future__ import annotations
@@ -65,7 +65,10 @@ def main() -> None:
     )
     parser.add_argument("--days", type=int, default=8, help="number of dt= partitions")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="0.05 GB and 1 run")
     args = parser.parse_args()
+    if args.quick:
+        args.gb, args.runs = 0.05, 1
 
     import duckdb
     import pyarrow.parquet as pq

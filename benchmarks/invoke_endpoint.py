@@ -6,11 +6,13 @@ the algorithm's ``predict``) against the same ``predict`` called directly on the
 model with the same body. Prints both and their ratio for a 1-row and a 100-row payload; the two are called
 alternately so both see the same machine state, and XGBoost runs one thread.
 
-Run: ``python benchmarks/invoke_endpoint.py`` (about 20 s; nothing is left running).
+Run: ``python benchmarks/invoke_endpoint.py [--quick]`` (about 20 s, ``--quick`` a few; nothing
+is left running).
 """
 
 from __future__ import annotations
 
+import argparse
 import io
 import os
 import statistics
@@ -118,4 +120,8 @@ def main(n: int = 200) -> float:
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=200, help="calls per payload size")
+    parser.add_argument("--quick", action="store_true", help="30 calls per payload size")
+    args = parser.parse_args()
+    main(30 if args.quick else args.requests)

@@ -92,7 +92,12 @@ def start(region: str) -> None:
             _mock = mock_aws()
             _mock.start()
         _depth += 1
+        first = _depth == 1
     load_plugins()
+    if first:
+        from mllab.offline.registry import run_open_hooks
+
+        run_open_hooks()
 
 
 def stop() -> None:

@@ -137,6 +137,31 @@ def registered() -> list[tuple[str, str, Phase]]:
 
 
 _RESET_HOOKS: list[Callable[[], None]] = []
+_OPEN_HOOKS: list[Callable[[], None]] = []
+
+
+def on_open(func: Callable[[], None]) -> Callable[[], None]:
+    """Register ``func`` to run when the offline account opens (the first lab opened).
+
+    For work that should start in the background before a learner needs it (the job parent
+    of :mod:`mllab.offline.sagemaker.jobproc`). ``func`` must return at once: start a thread
+    for anything slow, so that opening a lab does not wait. Usable as a decorator.
+    """
+    with _LOCK:
+        if func not in _OPEN_HOOKS:
+            _OPEN_HOOKS.append(func)
+    return func
+
+
+def run_open_hooks() -> None:
+    """Run every :func:`on_open` hook (called by the offline backend after moto starts)."""
+    for func in list(_OPEN_HOOKS):
+        try:
+            func()
+        except Exception:  # noqa: BLE001 - a background warm-up must never block a lab
+            import logging
+
+            logging.getLogger(__name__).exception("offline open hook %r failed", func)
 
 
 def on_reset(func: Callable[[], None]) -> Callable[[], None]:

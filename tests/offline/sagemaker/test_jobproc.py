@@ -74,3 +74,28 @@ def test_zygote_server_keeps_running_between_jobs(
     assert jobproc.zygote() is first
     assert first is not None and first.alive()
     assert os.getpid() != first._proc.pid
+
+
+@pytest.mark.parametrize("enabled", [True, False], ids=["prewarmed", "disabled"])
+def test_job_parent_warms_in_the_background_when_a_lab_opens(
+    monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    """Opening an offline lab starts the job parent without waiting for it (issue 17)."""
+    from mllab import Lab
+    from tests.hang import wait_for
+
+    jobproc._close_zygote()
+    monkeypatch.setattr(jobproc, "_ZYGOTE", None)
+    monkeypatch.setenv("MLLAB_ZYGOTE", "1" if enabled else "0")
+    lab = Lab("prewarm-test")
+    try:
+        if enabled:
+            wait_for(
+                lambda: jobproc._ZYGOTE,
+                lambda z: z is not None and z.alive(),
+                "the job parent to start after Lab() opened",
+            )
+        else:
+            assert jobproc._ZYGOTE is None
+    finally:
+        lab.close()
