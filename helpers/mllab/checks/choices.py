@@ -55,6 +55,7 @@ def encode_choice(
     mls: list[str] | None = None,
     mla: list[str] | None = None,
     salt: str | None = None,
+    mla2: list[str] | None = None,
 ) -> dict[str, Any]:
     """Build an answer-key entry (for lab authors).
 
@@ -65,6 +66,7 @@ def encode_choice(
         mls: MLS-C01 task statements.
         mla: MLA-C01 task statements.
         salt: fixed salt (tests); default random.
+        mla2: MLA-C02 skills, e.g. ``["1.1.4"]``.
 
     Returns:
         The entry to store under ``qid`` in ``choices.json``.
@@ -80,6 +82,7 @@ def encode_choice(
         "why": {k.upper(): _pack(v) for k, v in sorted(why.items())},
         "mls": list(mls or []),
         "mla": list(mla or []),
+        "mla2": list(mla2 or []),
     }
 
 
@@ -127,9 +130,11 @@ def choice(
     letters = _norm(answer) if answer is not None else ""
     mls: list[str] = []
     mla: list[str] = []
+    mla2: list[str] = []
     if spec is not None:
         options = spec.get("options", [])
         mls, mla = list(spec.get("mls", [])), list(spec.get("mla", []))
+        mla2 = list(spec.get("mla2", []))
         grade = lambda: _grade(qid, spec, letters)  # noqa: E731
     else:
         from mllab.study.bank import load_bank
@@ -142,7 +147,7 @@ def choice(
         mls, mla = list(q.tasks("mls-c01")), list(q.tasks("mla-c01"))
         grade = lambda: (q.is_correct(list(letters)), dict(q.explanations))  # noqa: E731
     req = Requirement(
-        lab=lab if lab is not None else "choice", key=f"choice-{qid}", mls=mls, mla=mla
+        lab=lab if lab is not None else "choice", key=f"choice-{qid}", mls=mls, mla=mla, mla2=mla2
     )
     req.record = lab is not None
     with req:
@@ -172,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--why", action="append", required=True, help="LETTER=explanation")
     add.add_argument("--mls", action="append", default=[])
     add.add_argument("--mla", action="append", default=[])
+    add.add_argument("--mla2", action="append", default=[])
     add.add_argument("--key-file", type=Path, default=KEY_FILE)
     args = parser.parse_args(argv)
     why = {}
@@ -179,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         letter, _, text = item.partition("=")
         why[letter.strip().upper()] = text.strip()
     key = load_key(args.key_file)
-    key[args.qid] = encode_choice(args.qid, args.answer, why, args.mls, args.mla)
+    key[args.qid] = encode_choice(args.qid, args.answer, why, args.mls, args.mla, mla2=args.mla2)
     args.key_file.write_text(json.dumps(key, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"{args.qid}: stored in {args.key_file}")
     return 0
