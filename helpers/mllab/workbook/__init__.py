@@ -16,9 +16,11 @@ import re
 from pathlib import Path
 from typing import Any
 
-#: ``**Cost on AWS:** about \\$0.42`` in a lab's opening markdown (``$`` may be escaped as
-#: ``\\$`` so that JupyterLab does not read a pair of dollars as LaTeX math).
-COST_MARKER = re.compile(r"\*\*Cost on AWS:\*\*\s*(?:about\s+)?\\?\$(?P<usd>\d+(?:\.\d+)?)")
+#: ``**Cost on AWS:** about USD 0.42`` in a lab's opening markdown (the older ``$0.42`` /
+#: ``\\$0.42`` too; JupyterLab reads text between two dollars as LaTeX math, escaped or not).
+COST_MARKER = re.compile(
+    r"\*\*Cost on AWS:\*\*\s*(?:about\s+)?(?:\\?\$|USD\s*)(?P<usd>\d+(?:\.\d+)?)"
+)
 #: ``**Time:** about 40 minutes`` in a lab's opening markdown.
 TIME_MARKER = re.compile(r"\*\*Time:\*\*\s*(?:about\s+)?(?P<minutes>\d+)\s*min")
 #: ``lab = Lab("01-data-engineering")`` in a lab's first code cell.
