@@ -166,3 +166,16 @@ def cheapest(family: str, allowed: frozenset[str] | set[str]) -> str | None:
     prices = snapshot()["usd_per_hour"][family]
     offered = [(p, t) for t, p in prices.items() if t in allowed]
     return min(offered)[1] if offered else None
+
+
+@cache
+def bedrock_snapshot() -> dict[str, Any]:
+    """Return the Bedrock price snapshot (``bedrock_pricing.json``: dated, names its source)."""
+    text = resources.files("mllab.guard").joinpath("bedrock_pricing.json").read_text()
+    return json.loads(text)
+
+
+def bedrock_tokens(model_id: str) -> tuple[float, float] | None:
+    """Return (input, output) USD per 1,000 tokens of a Bedrock base model id, or None."""
+    raw = bedrock_snapshot()["usd_per_1k_tokens"].get(model_id)
+    return None if raw is None else (float(raw["input"]), float(raw["output"]))
