@@ -22,81 +22,37 @@ from typing import Any
 
 import yaml
 
+from mllab.study.catalogue import Skill, load_catalogue, task_of_skill
+
 # --------------------------------------------------------------------------------------------
-# Exam blueprints (sources: reference/exam-map.md and the AWS exam guides)
+# Exam blueprints: read from the catalogue, study/exams.yaml (sources and date in that file)
 # --------------------------------------------------------------------------------------------
 
-EXAMS = ("mls-c01", "mla-c01")
+_CAT = load_catalogue()
 
-TASKS: dict[str, dict[str, str]] = {
-    "mls-c01": {
-        "1.1": "Create data repositories for ML",
-        "1.2": "Identify and implement a data ingestion solution",
-        "1.3": "Identify and implement a data transformation solution",
-        "2.1": "Sanitize and prepare data for modeling",
-        "2.2": "Perform feature engineering",
-        "2.3": "Analyze and visualize data for ML",
-        "3.1": "Frame business problems as ML problems",
-        "3.2": "Select the appropriate model(s)",
-        "3.3": "Train ML models",
-        "3.4": "Perform hyperparameter optimization",
-        "3.5": "Evaluate ML models",
-        "4.1": "Build ML solutions for performance, availability, scalability and fault tolerance",
-        "4.2": "Recommend and implement the appropriate ML services and features",
-        "4.3": "Apply basic AWS security practices to ML solutions",
-        "4.4": "Deploy and operationalize ML solutions",
-    },
-    "mla-c01": {
-        "1.1": "Ingest and store data",
-        "1.2": "Transform data and perform feature engineering",
-        "1.3": "Ensure data integrity and prepare data for modeling",
-        "2.1": "Choose a modeling approach",
-        "2.2": "Train and refine models",
-        "2.3": "Analyze model performance",
-        "3.1": "Select deployment infrastructure",
-        "3.2": "Create and script infrastructure",
-        "3.3": "Use automated orchestration tools to set up CI/CD pipelines",
-        "4.1": "Monitor model inference",
-        "4.2": "Monitor and optimize infrastructure and costs",
-        "4.3": "Secure AWS resources",
-    },
-}
+#: Exam codes, the default (``mla-c02``) first, then the legacy exams.
+EXAMS: tuple[str, ...] = tuple(_CAT)
+DEFAULT_EXAM: str = EXAMS[0]
 
-DOMAINS: dict[str, dict[int, str]] = {
-    "mls-c01": {
-        1: "Data Engineering",
-        2: "Exploratory Data Analysis",
-        3: "Modeling",
-        4: "ML Implementation and Operations",
-    },
-    "mla-c01": {
-        1: "Data Preparation for ML",
-        2: "ML Model Development",
-        3: "Deployment and Orchestration of ML Workflows",
-        4: "ML Solution Monitoring, Maintenance, and Security",
-    },
-}
-
+TASKS: dict[str, dict[str, str]] = {code: dict(e.tasks) for code, e in _CAT.items()}
+DOMAINS: dict[str, dict[int, str]] = {code: dict(e.domains) for code, e in _CAT.items()}
 #: Domain weights in percent of scored content.
-WEIGHTS: dict[str, dict[int, int]] = {
-    "mls-c01": {1: 20, 2: 24, 3: 36, 4: 20},
-    "mla-c01": {1: 28, 2: 26, 3: 22, 4: 24},
-}
-
-#: Exam time in minutes (MLS-C01: 180; older guides say 170. MLA-C01: 130).
-MINUTES: dict[str, int] = {"mls-c01": 180, "mla-c01": 130}
-
+WEIGHTS: dict[str, dict[int, int]] = {code: dict(e.weights) for code, e in _CAT.items()}
+#: Exam time in minutes of each exam's default form (MLA-C02: the beta's 170).
+MINUTES: dict[str, int] = {code: e.form().minutes for code, e in _CAT.items()}
 #: Pass mark on the 100-1000 scaled score.
-PASS_MARK: dict[str, int] = {"mls-c01": 750, "mla-c01": 720}
-
-EXAM_NAMES: dict[str, str] = {
-    "mls-c01": "AWS Certified Machine Learning - Specialty (MLS-C01)",
-    "mla-c01": "AWS Certified Machine Learning Engineer - Associate (MLA-C01)",
-}
+PASS_MARK: dict[str, int] = {code: e.pass_mark for code, e in _CAT.items()}
+EXAM_NAMES: dict[str, str] = {code: e.name for code, e in _CAT.items()}
+#: Status line of every exam (current / legacy / retired, with dates).
+STATUS_NOTE: dict[str, str] = {code: e.status_note for code, e in _CAT.items()}
+#: MLA-C02 skills: ``{"2.3.8": Skill(...)}``.
+SKILLS: dict[str, Skill] = dict(_CAT["mla-c02"].skills)
+#: MLA-C02 task -> MLA-C01 task (AWS's one-to-one mapping); used to read legacy results.
+C02_FROM_C01: dict[str, str] = {v: k for k, v in _CAT["mla-c02"].maps_from.items()}
 
 RETIREMENT_NOTE = (
-    "MLS-C01 is reported retired on 2026-03-31 (third-party sources; no AWS page found). "
-    "MLA-C01 (ML Engineer Associate) is its successor."
+    "MLA-C02 is the exam in English (beta since 2026-09-29, standard release early 2027); "
+    "MLA-C01 ended in English on 2026-09-28; MLS-C01 retired on 2026-03-31."
 )
 
 QUESTIONS_PER_EXAM = 65
@@ -106,7 +62,27 @@ MIN_QUESTIONS = 160
 MIN_PER_TASK = 5
 MIN_MULTI = 15
 
-KEYS = ("id", "stem", "options", "answer", "explanations", "mls", "mla", "services", "lab", "refs")
+#: Targets of the MLA-C02 bank (issue 15): questions, per skill, per task, multiple-response share.
+TARGET_QUESTIONS = 400
+TARGET_PER_SKILL = 3
+TARGET_PER_TASK = 20
+TARGET_MULTI_SHARE = 0.10
+
+KEYS = (
+    "id",
+    "stem",
+    "options",
+    "answer",
+    "explanations",
+    "mls",
+    "mla",
+    "mla2",
+    "services",
+    "lab",
+    "refs",
+)
+#: Keys a question may carry.
+OPTIONAL_KEYS = ("status",)
 LETTERS = "ABCDEF"
 MIN_STEM = 120
 _COUNT_WORDS = {2: "TWO", 3: "THREE", 4: "FOUR", 5: "FIVE"}
@@ -161,6 +137,8 @@ class Question:
     services: tuple[str, ...]
     lab: str | None
     refs: tuple[str, ...]
+    mla2: tuple[str, ...] = ()
+    status: str | None = None
     file: str = field(default="", compare=False)
 
     @property
@@ -171,12 +149,16 @@ class Question:
     def tasks(self, exam: str) -> tuple[str, ...]:
         """Return the task statements of ``exam`` this question is tagged with.
 
+        For ``mla-c02`` the tasks are derived from the ``mla2`` skills (``2.3.8`` -> ``2.3``).
+
         Args:
-            exam: ``mls-c01`` or ``mla-c01``.
+            exam: ``mla-c02``, ``mla-c01`` or ``mls-c01``.
 
         Returns:
-            The tags, in bank order.
+            The tags, in bank order (no repeats).
         """
+        if exam == "mla-c02":
+            return tuple(dict.fromkeys(task_of_skill(s) for s in self.mla2))
         return self.mls if exam == "mls-c01" else self.mla
 
     def domain(self, exam: str) -> int | None:
@@ -212,9 +194,11 @@ class Question:
             "explanations": dict(self.explanations),
             "mls": list(self.mls),
             "mla": list(self.mla),
+            "mla2": list(self.mla2),
             "services": list(self.services),
             "lab": self.lab,
             "refs": list(self.refs),
+            **({"status": self.status} if self.status else {}),
         }
 
 
@@ -274,6 +258,24 @@ def bank_files(path: Path | str | None = None) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml") and p.is_file())
 
 
+def id_prefix(file: str) -> str:
+    """Return the id prefix a question file's ids must carry.
+
+    ``d1-data-engineering.yaml`` -> ``d1`` (legacy files); ``c2-d3-deployment.yaml`` -> ``c2d3``
+    (MLA-C02 files, one per C02 domain).
+
+    Args:
+        file: a file name.
+
+    Returns:
+        The prefix.
+    """
+    parts = Path(file).stem.split("-")
+    if parts[0] == "c2" and len(parts) > 1:
+        return "c2" + parts[1]
+    return parts[0]
+
+
 def _normalise_stem(stem: str) -> str:
     return re.sub(r"[^a-z0-9]+", " ", stem.lower()).strip()
 
@@ -302,14 +304,14 @@ def validate_record(rec: Any, file: str, position: int) -> list[str]:
     def bad(msg: str) -> None:
         problems.append(f"{file}: {label}: {msg}")
 
-    unknown = sorted(str(k) for k in rec if k not in KEYS)
+    unknown = sorted(str(k) for k in rec if k not in KEYS and k not in OPTIONAL_KEYS)
     missing = [k for k in KEYS if k not in rec]
     if unknown:
         bad(f"unknown key(s) {', '.join(unknown)}")
     if missing:
         bad(f"missing key(s) {', '.join(missing)}")
 
-    prefix = Path(file).stem.split("-", 1)[0]
+    prefix = id_prefix(file)
     if "id" in rec:
         if not isinstance(qid, str) or not re.fullmatch(rf"{re.escape(prefix)}-\d{{3,}}", qid):
             bad(f"id {qid!r} must look like '{prefix}-NNN' (the file prefix and a number)")
@@ -391,15 +393,23 @@ def validate_record(rec: Any, file: str, position: int) -> list[str]:
                 bad(f"{exam_key} task statement {t!r} is not in {exam.upper()} ({valid})")
         if len(set(tags)) != len(tags):
             bad(f"{exam_key} repeats a task statement")
-    if (
-        "mls" in rec
-        and "mla" in rec
-        and isinstance(rec.get("mls"), list)
-        and isinstance(rec.get("mla"), list)
-        and not rec["mls"]
-        and not rec["mla"]
-    ):
-        bad("mls and mla are both empty; tag at least one task statement")
+    if "mla" in rec and isinstance(rec.get("mla"), list) and not rec["mla"]:
+        bad("mla is empty; tag the MLA-C01 task statement(s) (C02 tasks map one to one)")
+
+    if "mla2" in rec:
+        skills = rec["mla2"]
+        if not _str_list(skills) or not skills:
+            bad('mla2 must be a non-empty list of MLA-C02 skill ids, e.g. ["2.3.8"]')
+        else:
+            for sk in skills:
+                if sk not in SKILLS:
+                    bad(f"mla2 {sk!r} is not an MLA-C02 skill (ids run 1.1.1 .. 4.3.9)")
+            if len(set(skills)) != len(skills):
+                bad("mla2 repeats a skill")
+    if "status" in rec:
+        st = rec["status"]
+        if not (isinstance(st, str) and len(st.strip()) >= 20):
+            bad("status must be a sentence (>= 20 characters) saying what changed and when")
 
     if "services" in rec and not (isinstance(rec["services"], list) and _str_list(rec["services"])):
         bad("services must be a list of service names")
@@ -432,6 +442,8 @@ def _to_question(rec: dict[str, Any], file: str) -> Question:
         services=tuple(rec["services"]),
         lab=rec["lab"],
         refs=tuple(rec["refs"]),
+        mla2=tuple(rec["mla2"]),
+        status=(str(rec["status"]).strip() if rec.get("status") else None),
         file=file,
     )
 
@@ -515,11 +527,45 @@ class Bank:
         """
         cov = {exam: dict.fromkeys(TASKS[exam], 0) for exam in EXAMS}
         for q in self.questions:
-            for t in q.mls:
-                cov["mls-c01"][t] += 1
-            for t in q.mla:
-                cov["mla-c01"][t] += 1
+            for exam in EXAMS:
+                for t in q.tasks(exam):
+                    if t in cov[exam]:
+                        cov[exam][t] += 1
         return cov
+
+    def skill_coverage(self) -> dict[str, int]:
+        """Count questions per MLA-C02 skill.
+
+        Returns:
+            ``{skill: count}`` for all 107 skills (zero when untagged).
+        """
+        cov = dict.fromkeys(SKILLS, 0)
+        for q in self.questions:
+            for sk in q.mla2:
+                if sk in cov:
+                    cov[sk] += 1
+        return cov
+
+    def target_gaps(self) -> list[str]:
+        """List where the bank falls short of the MLA-C02 targets (issue 15).
+
+        Returns:
+            Problems (empty when the bank has >= 400 questions, every skill on >= 3, every
+            task on >= 20 and >= 10% multiple-response).
+        """
+        out = []
+        if len(self) < TARGET_QUESTIONS:
+            out.append(f"{len(self)} questions; the target is {TARGET_QUESTIONS}")
+        for sk, n in self.skill_coverage().items():
+            if n < TARGET_PER_SKILL:
+                out.append(f"skill {sk} is on {n} question(s); target {TARGET_PER_SKILL}")
+        for t, n in self.coverage()["mla-c02"].items():
+            if n < TARGET_PER_TASK:
+                out.append(f"task {t} is on {n} question(s); target {TARGET_PER_TASK}")
+        multi = sum(q.multi for q in self.questions)
+        if len(self) and multi / len(self) < TARGET_MULTI_SHARE:
+            out.append(f"{multi}/{len(self)} multiple-response; target >= 10%")
+        return out
 
     def requirement_problems(self) -> list[str]:
         """Check the bank against the project's minimums.
@@ -532,6 +578,8 @@ class Bank:
         if len(self) < MIN_QUESTIONS:
             problems.append(f"{len(self)} questions; the bank needs >= {MIN_QUESTIONS}")
         for exam, counts in self.coverage().items():
+            if exam == "mls-c01":
+                continue  # retired: its tags are kept, not required
             for task, n in counts.items():
                 if n < MIN_PER_TASK:
                     problems.append(
@@ -642,3 +690,27 @@ def coverage_rows(bank: Bank) -> list[tuple[str, str, str, int, int]]:
             multi = sum(1 for q in bank if task in q.tasks(exam) and q.multi)
             rows.append((exam, task, title, cov[exam][task], multi))
     return rows
+
+
+def attempt_tasks(record: dict[str, Any], exam: str) -> list[str]:
+    """Return the task statements of ``exam`` a stored attempt or lab result counts for.
+
+    A record stored before MLA-C02 existed has no ``mla2`` skills; its MLA-C01 tasks then
+    count for the C02 tasks they map to (AWS's one-to-one task mapping), so past results
+    stay readable.
+
+    Args:
+        record: a row of :meth:`Store.attempts` or :meth:`Store.lab_results` (``mls``, ``mla``
+            and, when recorded, ``mla2`` decoded to lists).
+        exam: the exam code.
+
+    Returns:
+        Task statements of that exam, without repeats.
+    """
+    if exam == "mla-c02":
+        skills = record.get("mla2") or []
+        if skills:
+            return list(dict.fromkeys(task_of_skill(s) for s in skills))
+        return list(dict.fromkeys(C02_FROM_C01[t] for t in record.get("mla") or [] if t in C02_FROM_C01))
+    key = "mls" if exam == "mls-c01" else "mla"
+    return [t for t in record.get(key) or [] if t in TASKS[exam]]
