@@ -14,6 +14,8 @@ demand_series(k, len, s)  03    DeepAR JSON Lines
 support_tickets(n, s)     03    BlazingText supervised
 logins(n, s)              03    Random Cut Forest anomalies
 house_prices(n, s)        03    regression, outliers (RMSE vs MAE)
+genai.product_docs(seed)  05    support-assistant corpus (PII to mask), labelled questions,
+                                red-team prompts, fine-tuning pairs (:mod:`.genai`)
 ========================  ====  =============================================================
 """
 
@@ -26,12 +28,14 @@ from mllab.datasets.generators import (
     support_tickets,
     telecom_customers,
 )
+from mllab.datasets import genai
 from mllab.datasets.writers import to_blazingtext, to_builtin_csv, to_jsonlines, tokenize
 
 __all__ = [
     "card_transactions",
     "clickstream",
     "demand_series",
+    "genai",
     "house_prices",
     "logins",
     "support_tickets",
