@@ -23,14 +23,15 @@ Policies and how they are computed offline
   common syntax agrees, possessive quantifiers and some classes do not).
 * **Denied topics** (:func:`topic_score`): the text is split into sentences; each sentence (and
   the whole text) is embedded with :mod:`mllab.models.embeddings` and compared by cosine with the
-  topic's definition and each example. The score is the highest cosine; a topic is detected at
+  topic's name, definition and each example. The score is the highest cosine; a topic is detected at
   :data:`TOPIC_THRESHOLD` or above. AWS uses a trained model that reads the definition; offline a
   topic is only as good as its definition and examples, and negation ("I don't want investment
   advice") is not understood.
 * **Content filters** (:func:`content_scores`): for HATE, INSULTS, SEXUAL, VIOLENCE and MISCONDUCT a
   weighted lexicon (each term a weight of 0.3, 0.55 or 0.8) combined by noisy-OR,
   ``1 - prod(1 - w)``, plus patterns: a group term next to a hateful term (HATE), a second-person
-  target ("you ...") next to an insult (INSULTS), threats in the first person (VIOLENCE), "how do I
+  target ("you ...") next to an insult (INSULTS), a person next to a violent word and threats in the
+  first person (VIOLENCE), "how do I
   <crime>" requests (MISCONDUCT). PROMPT_ATTACK adds patterns for instruction override ("ignore
   previous instructions"), system-prompt extraction, role-play jailbreaks ("pretend you have no
   rules", DAN, developer mode) and injected role markers. The score maps to AWS's confidence:
@@ -66,7 +67,7 @@ from typing import Any
 
 #: Cosine at or above which a sentence is about a denied topic (calibrated on the labelled
 #: examples in ``tests/models/test_guardrail_classifiers.py``; see docs/bedrock-guardrails.md).
-TOPIC_THRESHOLD = 0.42
+TOPIC_THRESHOLD = 0.3
 
 #: Content-filter categories, as AWS names them.
 CONTENT_TYPES = ("HATE", "INSULTS", "SEXUAL", "VIOLENCE", "MISCONDUCT", "PROMPT_ATTACK")
@@ -275,7 +276,7 @@ _PII: list[tuple[str, re.Pattern[str], Any, int]] = [
     (
         "AWS_SECRET_KEY",
         re.compile(
-            r"(?<![A-Za-z0-9/+=])(?=[A-Za-z0-9/+]*[0-9])(?=[A-Za-z0-9/+]*[a-z])"
+            r"(?<![A-Za-z0-9/+])(?=[A-Za-z0-9/+]*[0-9])(?=[A-Za-z0-9/+]*[a-z])"
             r"(?=[A-Za-z0-9/+]*[A-Z])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])"
         ),
         None,
@@ -319,7 +320,9 @@ _PII: list[tuple[str, re.Pattern[str], Any, int]] = [
     ),
     (
         "MAC_ADDRESS",
-        re.compile(r"\b[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\b|\b[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}\b"),
+        re.compile(
+            r"\b[0-9A-Fa-f]{2}(?::[0-9A-Fa-f]{2}){5}\b|\b[0-9A-Fa-f]{2}(?:-[0-9A-Fa-f]{2}){5}\b"
+        ),
         None,
         0,
     ),
@@ -535,14 +538,15 @@ def sentences(text: str) -> list[str]:
 # --------------------------------------------------------------------------- topics
 
 
-def topic_score(text: str, definition: str, examples: Sequence[str] = ()) -> float:
+def topic_score(text: str, definition: str, examples: Sequence[str] = (), name: str = "") -> float:
     """How strongly the text is about a topic: the highest cosine of any of its sentences (or the
-    whole text) with the topic's definition or an example.
+    whole text) with the topic's name, definition or an example.
 
     Args:
         text: the text to judge.
         definition: the topic's definition.
-        examples: the topic's example phrases.
+        examples: the topic's example phrases (more examples, better recall).
+        name: the topic's name (e.g. "Investment advice"), used as one more prototype.
 
     Returns:
         The score in ``[-1, 1]``; detected at :data:`TOPIC_THRESHOLD`. Costs nothing; deletes nothing.
@@ -552,7 +556,7 @@ def topic_score(text: str, definition: str, examples: Sequence[str] = ()) -> flo
     units = sentences(text)
     if len(units) != 1:
         units = [*units, text]
-    protos = [definition, *[e for e in examples if e.strip()]]
+    protos = [definition, *[e for e in examples if e.strip()], *([name] if name.strip() else [])]
     if not text.strip():
         return 0.0
     v = embeddings.embed([*units, *protos])
@@ -628,6 +632,13 @@ def _score_category(category: str, text: str) -> ContentScore:
         groups = [g for g in spec["groups"] if _term_regex(g).search(text)]
         if groups:
             evidence.append((f"group:{groups[0]}", float(spec["group_boost"])))
+    if category == "VIOLENCE" and evidence:
+        # a person right after a violent word ("shoot everyone", "kill him"): up to two words apart
+        after = r"\W+(?:\w+\W+){0,2}?(?:" + "|".join(map(re.escape, spec["targets"])) + r")\b"
+        for term in spec["terms"]:
+            if re.search(_term_regex(term).pattern + after, text, re.IGNORECASE):
+                evidence.append((f"target after {term}", float(spec["target_boost"])))
+                break
     if category == "INSULTS" and evidence:
         if re.search(r"\b(?:you|you're|you are|ur|your)\b", lowered):
             evidence.append(("second-person target", float(spec["second_person_boost"])))
