@@ -16,8 +16,9 @@ moto keeps the delivery streams (the control plane); this module does what Fireh
   ``!{firehose:random-string}``, ``!{partitionKeyFromQuery:k}`` and
   ``!{partitionKeyFromLambda:k}`` expressions; timestamps are the approximate arrival time
   of the oldest record in the object.
-* Processors: ``Lambda`` (a local Python function bound with :func:`register_transform`,
-  implementing the Lambda contract), ``MetadataExtraction`` (JQ-1.6 queries of the simple
+* Processors: ``Lambda`` (the function deployed with ``lambda:CreateFunction``, run for real
+  by :mod:`mllab.offline.lambda_`; or a local Python function bound with
+  :func:`register_transform`, which wins), ``MetadataExtraction`` (JQ-1.6 queries of the simple
   object form ``{key: .field, other: .a.b}``; other JQ is refused at create) and
   ``AppendDelimiterToRecord``. ``RecordDeAggregation``, ``Decompression`` and
   ``CloudWatchLogProcessing`` are refused at create (not emulated).
@@ -831,6 +832,29 @@ def _lambda_context(arn: str) -> Any:
     return _Context()
 
 
+def _offline_lambda(arn: str, region: str) -> Callable[..., Any] | None:
+    """A transform that invokes the deployed offline Lambda function, or None when there is none."""
+    from mllab.offline.lambda_ import service as lambda_service
+
+    parts = arn.split(":")
+    if len(parts) < 7 or parts[2] != "lambda":
+        return None
+    account, fn_region = parts[4], parts[3] or region
+    try:
+        lambda_service.spec_of(account, fn_region, arn)
+    except AwsError:
+        return None
+
+    def transform(event: dict[str, Any], context: Any = None) -> Any:
+        out = lambda_service.run(account, fn_region, arn, event, invoked_arn=arn)
+        if out.function_error:
+            doc = out.json() or {}
+            raise RuntimeError(f"{doc.get('errorType')}: {doc.get('errorMessage')}")
+        return out.json()
+
+    return transform
+
+
 def _call_transform(fn: Callable[..., Any], event: dict[str, Any], arn: str) -> Any:
     try:
         n_params = len(inspect.signature(fn).parameters)
@@ -852,11 +876,12 @@ def _run_lambda(
             _Failure(o.rec, "processing-failed", code, message, {"lambdaArn": arn}) for o in outs
         ]
 
-    fn = _lookup_transform(arn)
+    fn = _lookup_transform(arn) or _offline_lambda(arn, st.region)
     if fn is None:
         return fail_all(
             "Lambda.FunctionNotRegistered",
-            f"No Python function is bound to {arn} offline, so Firehose cannot invoke it. Call "
+            f"No Lambda function {arn} exists offline, so Firehose cannot invoke it. Deploy it "
+            "(lambda create_function) or call "
             f"mllab.offline.firehose.register_transform({arn!r}, handler) before putting records "
             "(on AWS: deploy the function and allow Firehose to invoke it).",
         )
