@@ -104,12 +104,19 @@ def content_words(text: str) -> list[str]:
     return [_stem(w) for w in _WORD.findall(text) if w.lower() not in _STOP]
 
 
+_LABEL = re.compile(
+    r"^(?:context|documents?|sources?|passages?|background|information|reference|excerpt|"
+    r"chunk|result|text)\s*(?:\[?\d+\]?)?\s*:\s*",
+    re.I,
+)
+
+
 def split_sentences(text: str) -> list[str]:
     """Split text into sentences and list items (a regular-expression splitter)."""
     out: list[str] = []
     for part in _SENT_SPLIT.split(text):
         for line in part.split("\n") if part.count("\n") and _looks_like_list(part) else [part]:
-            s = line.strip().lstrip("-*• ").strip()
+            s = _LABEL.sub("", line.strip().lstrip("-*• ").strip()).strip()
             if s:
                 out.append(s)
     return out
@@ -928,16 +935,18 @@ def generate(
         content = [{"text": text}]
 
     # stop sequences and maxTokens act on the text the model emits
+    stop_fields: dict[str, Any] | None = None
     if content and "text" in content[0]:
         text = content[0]["text"]
         max_tokens = int(cfg.get("maxTokens") or profile.max_output_tokens)
-        cut_at = None
+        cut_at, hit = None, None
         for seq in cfg.get("stopSequences") or []:
             idx = text.find(seq) if seq else -1
             if idx >= 0 and (cut_at is None or idx < cut_at):
-                cut_at = idx
+                cut_at, hit = idx, seq
         if cut_at is not None and tokens.count(text[:cut_at]) <= max_tokens:
             text, stop = text[:cut_at], "stop_sequence"
+            stop_fields = {"stop_sequence": hit}
         elif tokens.count(text) > max_tokens:
             text, stop = tokens.truncate(text, max_tokens), "max_tokens"
         content[0]["text"] = text
@@ -958,6 +967,8 @@ def generate(
             "totalTokens": input_tokens + output_tokens,
         },
     }
+    if stop_fields:
+        result["additionalModelResponseFields"] = stop_fields
     if explain:
         result["explanation"] = explanation
     return result
