@@ -19,7 +19,7 @@ try:  # the package may not be installed in the venv yet
 except ImportError:  # pragma: no cover
     sys.path.insert(0, str(ROOT / "helpers"))
 
-from mllab.study.bank import TASKS  # noqa: E402
+from mllab.study.bank import SKILLS, TASKS  # noqa: E402
 
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
@@ -55,6 +55,12 @@ class FakeClock:
         return now
 
 
+def skill_for(task: str, k: int) -> str:
+    """An MLA-C02 skill of the C02 task that ``task`` (an MLA-C01 task) maps to, round-robin."""
+    skills = [s for s in SKILLS if s.startswith(task + ".")]
+    return skills[k % len(skills)]
+
+
 def make_records(per_task: int = 8) -> dict[int, list[dict]]:
     """Generate valid questions: ``per_task`` per MLS task, MLA tags round-robin.
 
@@ -88,6 +94,7 @@ def make_records(per_task: int = 8) -> dict[int, list[dict]]:
                     },
                     "mls": [task],
                     "mla": [MLA_TASKS[k % len(MLA_TASKS)]],
+                    "mla2": [skill_for(MLA_TASKS[k % len(MLA_TASKS)], k)],
                     "services": ["Amazon SageMaker"],
                     "lab": f"0{d}-lab#req{j % 3}",
                     "refs": ["https://docs.aws.amazon.com/sagemaker/latest/dg/whatis.html"],

@@ -175,6 +175,8 @@ def test_plan_cli_exports_ics_and_markdown(mllab_home: Path, tmp_path: Path) -> 
     res = CliRunner().invoke(
         plan_cmd,
         [
+            "--exam",
+            "mls-c01",
             "--weeks",
             "10",
             "--hours",

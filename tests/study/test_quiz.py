@@ -39,7 +39,7 @@ def test_piped_quiz_grades_explains_and_records(gen_bank: Path) -> None:
     clock = FakeClock(T0)
     result = CliRunner().invoke(
         quiz_cmd,
-        ["-n", "4", "--exam", "mls-c01", "--seed", "7"],
+        ["--no-shuffle", "-n", "4", "--exam", "mls-c01", "--seed", "7"],
         input=f"{right1}\n{wrong2}\nzz\n",
         obj={"clock": clock},
     )
@@ -74,7 +74,7 @@ def test_review_asks_due_questions_and_promotes(gen_bank: Path) -> None:
     runner = CliRunner()
     runner.invoke(
         quiz_cmd,
-        ["-n", "3", "--exam", "mls-c01", "--seed", "3"],
+        ["--no-shuffle", "-n", "3", "--exam", "mls-c01", "--seed", "3"],
         input=f"{wrong}\n{''.join(qs[1].answer)}\n{''.join(qs[2].answer)}\n",
         obj={"clock": FakeClock(T0)},
     )
@@ -83,7 +83,10 @@ def test_review_asks_due_questions_and_promotes(gen_bank: Path) -> None:
     assert "Nothing is due for review" in early.output
     later = FakeClock(T0 + timedelta(days=1, hours=1))
     res = runner.invoke(
-        quiz_cmd, ["--review"], input=f"{''.join(qs[0].answer)}\n", obj={"clock": later}
+        quiz_cmd,
+        ["--no-shuffle", "--review"],
+        input=f"{''.join(qs[0].answer)}\n",
+        obj={"clock": later},
     )
     assert res.exit_code == 0, res.output
     assert f"[{qs[0].id}]" in res.output and "Question 1/1" in res.output
@@ -151,7 +154,12 @@ def test_interactive_invalid_line_re_asks(gen_bank: Path) -> None:
     lines = iter(["", "Z", "maybe", q.answer[0].lower()])
     printed: list[str] = []
     res = run_quiz(
-        [q], lambda: next(lines, None), printed.append, interactive=True, clock=FakeClock(T0)
+        [q],
+        lambda: next(lines, None),
+        printed.append,
+        interactive=True,
+        clock=FakeClock(T0),
+        shuffle=False,
     )
     text = "\n".join(printed)
     assert text.count("Try again.") == 3

@@ -191,7 +191,13 @@ class Requirement:
             from mllab.study.store import record_lab_result
 
             record_lab_result(
-                _lab_name(self.lab), self.key, list(self.mls), list(self.mla), passed, detail[:500]
+                _lab_name(self.lab),
+                self.key,
+                list(self.mls),
+                list(self.mla),
+                passed,
+                detail[:500],
+                mla2=list(self.mla2),
             )
         except Exception as err:  # noqa: BLE001 - progress must never hide the verdict
             print(f"(progress not recorded: {err})", file=sys.stderr)

@@ -18,7 +18,17 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from mllab.study.bank import DOMAINS, TASKS, WEIGHTS, Bank, Question, domain_of
+from mllab.study.bank import (
+    C02_FROM_C01,
+    DOMAINS,
+    SKILLS,
+    TASKS,
+    WEIGHTS,
+    Bank,
+    Question,
+    attempt_tasks,
+    domain_of,
+)
 from mllab.study.exam import allocate
 from mllab.study.quiz import run_quiz
 from mllab.study.store import Store, utcnow
@@ -44,15 +54,32 @@ def task_results(attempts: Sequence[dict[str, Any]], exam: str) -> Results:
     Returns:
         ``{task: (right, asked)}`` for tasks with at least one attempt.
     """
-    key = "mls" if exam == "mls-c01" else "mla"
     out: dict[str, list[int]] = {}
     for a in attempts:
-        for t in a[key]:
-            if t in TASKS[exam]:
-                cell = out.setdefault(t, [0, 0])
+        for t in attempt_tasks(a, exam):
+            cell = out.setdefault(t, [0, 0])
+            cell[0] += int(a["correct"])
+            cell[1] += 1
+    return {t: (v[0], v[1]) for t, v in out.items()}
+
+
+def skill_results(attempts: Sequence[dict[str, Any]]) -> Results:
+    """Count right/asked per MLA-C02 skill (attempts stored with ``mla2`` tags only).
+
+    Args:
+        attempts: rows from :meth:`Store.attempts` (or dicts with ``mla2`` and ``correct``).
+
+    Returns:
+        ``{skill: (right, asked)}`` for skills with at least one attempt.
+    """
+    out: dict[str, list[int]] = {}
+    for a in attempts:
+        for sk in a.get("mla2") or []:
+            if sk in SKILLS:
+                cell = out.setdefault(sk, [0, 0])
                 cell[0] += int(a["correct"])
                 cell[1] += 1
-    return {t: (v[0], v[1]) for t, v in out.items()}
+    return {k: (v[0], v[1]) for k, v in out.items()}
 
 
 def task_gaps(
@@ -128,6 +155,17 @@ def current_gaps(
     """
     st = store or Store()
     audit = st.latest_audit(exam)
+    mapped = ""
+    if audit is None and exam == "mla-c02":
+        old = st.latest_audit("mla-c01")
+        if old is not None:  # AWS maps C01 tasks one to one onto C02 tasks
+            audit = {
+                **old,
+                "ratings": {
+                    C02_FROM_C01[t]: r for t, r in old["ratings"].items() if t in C02_FROM_C01
+                },
+            }
+            mapped = " (an MLA-C01 audit, read through AWS's one-to-one task mapping)"
     results = task_results(st.attempts(), exam) if use_results else {}
     if audit is None and not results:
         note = (
@@ -139,7 +177,7 @@ def current_gaps(
     parts = []
     if audit:
         when = datetime.fromtimestamp(audit["ts"]).strftime("%Y-%m-%d")
-        parts.append(f"audit #{audit['id']} of {when}")
+        parts.append(f"audit #{audit['id']} of {when}{mapped}")
     else:
         parts.append("no audit (run `mllab audit`; until then unrated tasks get an even gap)")
     if results:
@@ -148,7 +186,7 @@ def current_gaps(
 
 
 def gap_chart(
-    exam: str = "mls-c01",
+    exam: str = "mla-c02",
     gaps: dict[str, float] | None = None,
     store: Store | None = None,
 ) -> Figure:
@@ -235,7 +273,7 @@ def gap_table(
         Plain text.
     """
     wg = weighted_gaps(exam, gaps)
-    prefix = exam.split("-")[0].upper()
+    prefix = "C02" if exam == "mla-c02" else exam.split("-")[0].upper()
     lines = ["Domain gaps (mean gap x exam weight), largest first:"]
     dg = domain_gaps(exam, gaps)
     for d in sorted(dg, key=lambda d: -dg[d]):
@@ -247,6 +285,37 @@ def gap_table(
         lines.append(
             f"  {prefix} {t} {TASKS[exam][t]}: gap {gaps[t]:.2f}, weighted {wg[t]:.3f} ({rated})"
         )
+    return "\n".join(lines)
+
+
+def skill_table(
+    attempts: Sequence[dict[str, Any]],
+    tasks: Sequence[str] | None = None,
+    bank: Bank | None = None,
+) -> str:
+    """Render the MLA-C02 skill drill-down: per skill, answers so far and bank questions.
+
+    Args:
+        attempts: stored attempts (only those with ``mla2`` tags count per skill).
+        tasks: only these task statements (default: all 12), e.g. the largest gaps.
+        bank: the bank, to show how many questions practise each skill.
+
+    Returns:
+        Plain text; NEW marks skills new in MLA-C02.
+    """
+    res = skill_results(attempts)
+    cov = bank.skill_coverage() if bank is not None else {}
+    lines = ["Skill drill-down (C02 skills; answers right/asked; bank questions):"]
+    for t in tasks or list(TASKS["mla-c02"]):
+        lines.append(f"  {t} {TASKS['mla-c02'][t]}")
+        for sk, info in SKILLS.items():
+            if info.task != t:
+                continue
+            right, asked = res.get(sk, (0, 0))
+            score = f"{right}/{asked}" if asked else "not practised"
+            qs = f"; {cov.get(sk, 0)} questions" if bank is not None else ""
+            new = " NEW" if info.new else ""
+            lines.append(f"    {sk}{new} {info.text[:72]}: {score}{qs}")
     return "\n".join(lines)
 
 
@@ -273,6 +342,7 @@ def run_audit(
     diagnostic: int = 0,
     seed: int | None = None,
     clock: Callable[[], datetime] = utcnow,
+    skills: bool = False,
 ) -> dict[str, Any]:
     """Run the audit dialogue: a rating per task statement, then an optional diagnostic quiz.
 
@@ -289,12 +359,13 @@ def run_audit(
         diagnostic: number of diagnostic questions (0 = none).
         seed: seed for the diagnostic draw.
         clock: the clock.
+        skills: MLA-C02 only: print the skill drill-down of the four largest gaps.
 
     Returns:
         ``{"id", "ratings", "diagnostic", "gaps"}``.
     """
     st = store or Store()
-    prefix = exam.split("-")[0].upper()
+    prefix = "C02" if exam == "mla-c02" else exam.split("-")[0].upper()
     write(
         f"Knowledge audit for {exam.upper()}: rate each task statement ({RATING_HELP}); blank = skip."
     )
@@ -328,7 +399,12 @@ def run_audit(
         write(f"Diagnostic quiz: {len(qs)} questions spread by domain weight.")
         res = run_quiz(qs, read_line, write, interactive, store=st, source="audit", clock=clock)
         diag_attempts = [
-            {"mls": list(bank.get(qid).mls), "mla": list(bank.get(qid).mla), "correct": ok}
+            {
+                "mls": list(bank.get(qid).mls),
+                "mla": list(bank.get(qid).mla),
+                "mla2": list(bank.get(qid).mla2),
+                "correct": ok,
+            }
             for qid, _, ok in res.answers
         ]
         results = task_results(diag_attempts, exam)
@@ -342,5 +418,10 @@ def run_audit(
             f"Unrated ({len(unrated)}): {', '.join(unrated)} -- they get an even gap of {EVEN_GAP}."
         )
     write(gap_table(exam, gaps, ratings))
+    if skills and exam == "mla-c02":
+        wg = weighted_gaps(exam, gaps)
+        top = sorted(wg, key=lambda t: (-wg[t], t))[:4]
+        write("")
+        write(skill_table(st.attempts(), top, bank))
     write("Next: mllab plan --exam " + exam + " (builds your week-by-week plan from this audit)")
     return {"id": audit_id, "ratings": ratings, "diagnostic": results, "gaps": gaps}

@@ -13,10 +13,11 @@ bank this way).
 from __future__ import annotations
 
 import os
+import random
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +141,64 @@ class Question:
     mla2: tuple[str, ...] = ()
     status: str | None = None
     file: str = field(default="", compare=False)
+    #: For a shuffled view: the bank letter behind each shown letter (``{"A": "C", ...}``);
+    #: empty for the question as written in the bank.
+    origin: dict[str, str] = field(default_factory=dict, compare=False)
+
+    def shuffled(self, seed: int | str | None) -> Question:
+        """Return a view with the options in a seeded random order (fairer practice).
+
+        Options are re-lettered A, B, C...; explanations and the (multi-answer) key follow
+        their options, so grading the view with the shown letters is right. ``seed=None``
+        returns the question unchanged. The same seed always gives the same order.
+
+        Args:
+            seed: per-attempt seed (e.g. ``f"{quiz_seed}:{question_id}"``).
+
+        Returns:
+            The shuffled view (``origin`` maps shown letters to bank letters).
+        """
+        if seed is None:
+            return self
+        bank_letters = list(self.options)
+        order = list(bank_letters)
+        random.Random(f"{seed}|{self.id}").shuffle(order)
+        shown = dict(zip(LETTERS[: len(order)], order, strict=True))
+        back = {b: s for s, b in shown.items()}
+        return replace(
+            self,
+            options={s: self.options[b] for s, b in shown.items()},
+            explanations={s: self.explanations[b] for s, b in shown.items()},
+            answer=tuple(sorted(back[a] for a in self.answer)),
+            origin=shown,
+        )
+
+    def to_bank_letters(self, letters: Iterable[str]) -> str:
+        """Translate letters shown in this view to the bank's letters (for storage).
+
+        Args:
+            letters: shown letters.
+
+        Returns:
+            The bank letters, sorted, as one string ("" for none).
+        """
+        if not self.origin:
+            return "".join(sorted(letters))
+        return "".join(sorted(self.origin[x] for x in letters))
+
+    def from_bank_letters(self, letters: Iterable[str]) -> str:
+        """Translate bank letters to the letters shown in this view.
+
+        Args:
+            letters: bank letters.
+
+        Returns:
+            The shown letters, sorted, as one string.
+        """
+        if not self.origin:
+            return "".join(sorted(letters))
+        back = {b: s for s, b in self.origin.items()}
+        return "".join(sorted(back[x] for x in letters))
 
     @property
     def multi(self) -> bool:
@@ -493,8 +552,9 @@ class Bank:
         exam: str | None = None,
         domain: int | None = None,
         task: str | None = None,
+        skill: str | None = None,
     ) -> list[Question]:
-        """Filter questions by exam, domain and task statement.
+        """Filter questions by exam, domain, task statement and MLA-C02 skill.
 
         Without ``exam``, ``domain`` and ``task`` match MLS-C01 or MLA-C01 tags.
 
@@ -502,6 +562,7 @@ class Bank:
             exam: ``mls-c01`` or ``mla-c01``: only questions tagged for that exam.
             domain: a domain number 1-4 (the domain of any tag for the exam).
             task: a task statement such as ``"1.2"``.
+            skill: an MLA-C02 skill such as ``"2.3.8"``.
 
         Returns:
             The matching questions in bank order.
@@ -515,6 +576,8 @@ class Bank:
             if domain is not None and domain not in {domain_of(t) for t in tags}:
                 continue
             if task is not None and task not in tags:
+                continue
+            if skill is not None and skill not in q.mla2:
                 continue
             out.append(q)
         return out
@@ -711,6 +774,8 @@ def attempt_tasks(record: dict[str, Any], exam: str) -> list[str]:
         skills = record.get("mla2") or []
         if skills:
             return list(dict.fromkeys(task_of_skill(s) for s in skills))
-        return list(dict.fromkeys(C02_FROM_C01[t] for t in record.get("mla") or [] if t in C02_FROM_C01))
+        return list(
+            dict.fromkeys(C02_FROM_C01[t] for t in record.get("mla") or [] if t in C02_FROM_C01)
+        )
     key = "mls" if exam == "mls-c01" else "mla"
     return [t for t in record.get(key) or [] if t in TASKS[exam]]

@@ -165,11 +165,15 @@ def exam_list_lines() -> list[str]:
         for name, f in e.forms.items():
             tag = " (time assumed)" if f.assumed else ""
             default = " (default)" if name == e.default_form else ""
-            lines.append(f"    form {name}{default}: {f.questions} questions, {f.minutes} minutes{tag}")
+            lines.append(
+                f"    form {name}{default}: {f.questions} questions, {f.minutes} minutes{tag}"
+            )
             if f.note:
                 lines.append(f"      {f.note}")
         weights = "/".join(str(e.weights[d]) for d in sorted(e.weights))
-        lines.append(f"    domains {weights}; {len(e.tasks)} task statements; pass mark {e.pass_mark}")
+        lines.append(
+            f"    domains {weights}; {len(e.tasks)} task statements; pass mark {e.pass_mark}"
+        )
         if e.skills:
             new = sum(s.new for s in e.skills.values())
             lines.append(f"    {len(e.skills)} skills ({new} new in this version)")

@@ -21,10 +21,19 @@ from typing import Any
 import click
 
 from mllab.study import bank as bank_mod
-from mllab.study.bank import EXAMS, BankError, load_bank
+from mllab.study.bank import DEFAULT_EXAM, EXAMS, BankError, load_bank
 from mllab.study.store import Store, utcnow
 
 EXAM_CHOICE = click.Choice(list(EXAMS), case_sensitive=False)
+_REPORT_KINDS = (
+    "wrong key",
+    "outdated (service or feature changed)",
+    "ambiguous stem or options",
+    "wrong explanation",
+    "wrong tag (task or skill)",
+    "broken reference",
+    "other",
+)
 
 
 def _clock(ctx: click.Context) -> Callable[[], datetime]:
@@ -94,8 +103,10 @@ def _save_figure(fig: Any, path: str) -> None:
 @click.option("--exam", type=EXAM_CHOICE, default=None, help="Only questions tagged for this exam.")
 @click.option("--domain", type=click.IntRange(1, 4), default=None, help="Only this domain (1-4).")
 @click.option("--task", default=None, help="Only this task statement, e.g. 1.2.")
+@click.option("--skill", default=None, help="Only this MLA-C02 skill, e.g. 2.3.8.")
 @click.option("--review", is_flag=True, help="Ask the questions due for spaced-repetition review.")
-@click.option("--seed", type=int, default=None, help="Seed for the draw.")
+@click.option("--seed", type=int, default=None, help="Seed for the draw and the option order.")
+@click.option("--no-shuffle", is_flag=True, help="Show options in bank order (default: shuffled).")
 @click.pass_context
 def quiz(
     ctx: click.Context,
@@ -103,10 +114,12 @@ def quiz(
     exam: str | None,
     domain: int | None,
     task: str | None,
+    skill: str | None,
     review: bool,
     seed: int | None,
+    no_shuffle: bool,
 ) -> None:
-    """Quiz yourself; answers are letters (B, AC, "a, c"), one line per question."""
+    """Quiz yourself; answers are letters (B, AC, "a, c"); -B strikes option B out."""
     from mllab.study.quiz import describe_filters, run_quiz, select_questions
 
     clock = _clock(ctx)
@@ -115,11 +128,25 @@ def quiz(
         valid = set(bank_mod.TASKS[exam]) if exam else {t for e in EXAMS for t in bank_mod.TASKS[e]}
         if task not in valid:
             raise click.BadParameter(f"{task!r} is not a task statement", param_hint="--task")
+    if skill is not None and skill not in bank_mod.SKILLS:
+        raise click.BadParameter(
+            f"{skill!r} is not an MLA-C02 skill (1.1.1 .. 4.3.9; see mllab bank --coverage)",
+            param_hint="--skill",
+        )
     bank = _load_bank()
     with Store() as store:
         count = n if n is not None else (None if review else 10)
         qs = select_questions(
-            bank, count, exam, domain, task, review=review, seed=seed, store=store, now=clock()
+            bank,
+            count,
+            exam,
+            domain,
+            task,
+            review=review,
+            seed=seed,
+            store=store,
+            now=clock(),
+            skill=skill,
         )
         if not qs:
             if review:
@@ -136,17 +163,37 @@ def quiz(
             source="review" if review else "quiz",
             clock=clock,
             style=click.style,
+            shuffle_seed=seed,
+            shuffle=not no_shuffle,
         )
 
 
 @click.command("exam")
-@click.option("--exam", "exam_code", type=EXAM_CHOICE, default=None, help="mls-c01 or mla-c01.")
+@click.option(
+    "--exam",
+    "exam_code",
+    type=EXAM_CHOICE,
+    default=None,
+    help=f"Exam (default {DEFAULT_EXAM}; legacy: mla-c01, mls-c01; see --list).",
+)
+@click.option(
+    "--form",
+    type=click.Choice(["beta", "standard"], case_sensitive=False),
+    default=None,
+    help="MLA-C02 form: beta (85 questions, 170 min; default) or standard (65; 130 min assumed).",
+)
+@click.option(
+    "--list", "list_exams", is_flag=True, help="List exams, their status, dates and forms."
+)
 @click.option("--seed", type=int, default=None, help="Seed for the draw (saved with the exam).")
 @click.option(
     "--minutes",
     type=click.FloatRange(min=1),
     default=None,
-    help="Time allowed (default: MLS-C01 180, MLA-C01 130).",
+    help="Time allowed (default: the form's; MLA-C02 beta 170, standard 130 assumed).",
+)
+@click.option(
+    "--no-shuffle", is_flag=True, help="Show options in bank order (default: shuffled per exam)."
 )
 @click.option("--resume", is_flag=True, help="Continue the latest unfinished exam.")
 @click.option("--history", is_flag=True, help="List saved exams.")
@@ -155,13 +202,17 @@ def quiz(
 def exam(
     ctx: click.Context,
     exam_code: str | None,
+    form: str | None,
+    list_exams: bool,
     seed: int | None,
     minutes: float | None,
+    no_shuffle: bool,
     resume: bool,
     history: bool,
     report_id: int | None,
 ) -> None:
-    """Timed 65-question practice exam with a pace coach, resumable, with a report."""
+    """Timed practice exam (shuffled options, -B strikes), pace coach, resumable, report."""
+    from mllab.study.catalogue import exam_list_lines
     from mllab.study.exam import (
         ExamSession,
         finish_exam,
@@ -170,6 +221,10 @@ def exam(
         run_exam,
     )
 
+    if list_exams:
+        for line in exam_list_lines():
+            click.echo(line)
+        return
     clock = _clock(ctx)
     code = exam_code.lower() if exam_code else None
     with Store() as store:
@@ -202,23 +257,32 @@ def exam(
                 f"{session.answered()}/{session.total} answered, time paused while away."
             )
         else:
-            if code is None:
-                raise click.UsageError(
-                    "choose --exam mls-c01 or --exam mla-c01 (or --resume, --history)"
-                )
+            code = code or DEFAULT_EXAM
             open_row = store.latest_open_exam(code)
             if open_row is not None:
                 click.echo(
                     f"(Exam #{open_row['id']} is unfinished; mllab exam --resume continues it.)"
                 )
             try:
-                session = ExamSession.start(bank, code, store, clock(), seed=seed, minutes=minutes)
+                session = ExamSession.start(
+                    bank,
+                    code,
+                    store,
+                    clock(),
+                    seed=seed,
+                    minutes=minutes,
+                    form=form,
+                    shuffle=not no_shuffle,
+                )
             except ValueError as exc:
                 raise click.ClickException(str(exc)) from None
             click.echo(
                 f"Practice exam #{session.exam_id}: {bank_mod.EXAM_NAMES[code]}, "
-                f"{session.total} questions, {session.state['minutes']:g} minutes (seed {session.state['seed']})."
+                f"{session.total} questions, {session.state['minutes']:g} minutes "
+                f"(form {session.state['form']}, seed {session.state['seed']})."
             )
+            if session.state.get("form_note"):
+                click.echo(f"Form: {session.state['form_note']}")
             click.echo(f"Note: {bank_mod.RETIREMENT_NOTE}")
             if session.state.get("note"):
                 click.echo(f"Draw note: {session.state['note']}")
@@ -235,7 +299,7 @@ def exam(
 
 
 @click.command("audit")
-@click.option("--exam", "exam_code", type=EXAM_CHOICE, default="mls-c01", show_default=True)
+@click.option("--exam", "exam_code", type=EXAM_CHOICE, default=DEFAULT_EXAM, show_default=True)
 @click.option(
     "--diagnostic",
     type=click.IntRange(0, 65),
@@ -246,6 +310,9 @@ def exam(
 @click.option(
     "--plot", type=click.Path(dir_okay=False), default=None, help="Save the gap chart (PNG)."
 )
+@click.option(
+    "--skills", is_flag=True, help="MLA-C02: drill down into the skills of the largest gaps."
+)
 @click.pass_context
 def audit(
     ctx: click.Context,
@@ -253,6 +320,7 @@ def audit(
     diagnostic: int | None,
     seed: int | None,
     plot: str | None,
+    skills: bool,
 ) -> None:
     """Knowledge audit: rate yourself 1-5 per task statement; see gaps by exam weight."""
     from mllab.study.audit import gap_chart, run_audit
@@ -266,7 +334,7 @@ def audit(
             "Take a 10-question diagnostic quiz after rating?", default=False
         ):
             diagnostic = 10
-    bank = _load_bank() if diagnostic else None
+    bank = _load_bank() if diagnostic or skills else None
     with Store() as store:
         result = run_audit(
             code,
@@ -278,6 +346,7 @@ def audit(
             diagnostic=diagnostic,
             seed=seed,
             clock=clock,
+            skills=skills,
         )
         if plot:
             _save_figure(gap_chart(code, result["gaps"]), plot)
@@ -291,7 +360,7 @@ def audit(
 @click.option(
     "--start", "start", default=None, help="First day, YYYY-MM-DD (default: next Monday)."
 )
-@click.option("--exam", "exam_code", type=EXAM_CHOICE, default="mls-c01", show_default=True)
+@click.option("--exam", "exam_code", type=EXAM_CHOICE, default=DEFAULT_EXAM, show_default=True)
 @click.option(
     "--ics", type=click.Path(dir_okay=False), default=None, help="Write an iCalendar file."
 )
@@ -333,7 +402,7 @@ def plan(
 
 
 @click.command("progress")
-@click.option("--exam", "exam_code", type=EXAM_CHOICE, default="mls-c01", show_default=True)
+@click.option("--exam", "exam_code", type=EXAM_CHOICE, default=DEFAULT_EXAM, show_default=True)
 @click.option(
     "--plot", type=click.Path(dir_okay=False), default=None, help="Save a progress chart (PNG)."
 )
@@ -350,11 +419,50 @@ def progress(ctx: click.Context, exam_code: str, plot: str | None) -> None:
             _save_figure(progress_chart(code, store, clock()), plot)
 
 
-@click.command("bank")
-@click.option("--coverage", is_flag=True, help="Print questions per task statement.")
+def _coverage_lines(b: bank_mod.Bank) -> list[str]:
+    from mllab.study.labmap import lab_skills
+
+    practise = lab_skills()
+    cov = b.coverage()
+    scov = b.skill_coverage()
+    lines = ["MLA-C02 coverage by task (target >= 20) and skill (target >= 3); labs practising it:"]
+    for t, title in bank_mod.TASKS["mla-c02"].items():
+        n = cov["mla-c02"][t]
+        multi = sum(1 for q in b if t in q.tasks("mla-c02") and q.multi)
+        low = "  <-- below 20" if n < bank_mod.TARGET_PER_TASK else ""
+        lines.append(f"  {t:<5} {n:>4} questions ({multi} multi)  {title}{low}")
+        for sk, info in bank_mod.SKILLS.items():
+            if info.task != t:
+                continue
+            k = scov[sk]
+            new = "NEW" if info.new else "   "
+            flag = " <--" if k < bank_mod.TARGET_PER_SKILL else "    "
+            labs = ", ".join(practise.get(sk, [])[:3]) or "-"
+            lines.append(f"    {sk:<7}{new} {k:>3}{flag} {info.text[:60]:<60} labs: {labs}")
+    lines.append("")
+    lines.append("Legacy views (tags kept on the original questions):")
+    lines.append(f"{'exam':<8} {'task':<5} {'questions':>9} {'multi':>5}  title")
+    for exam_code, task, title, count, nmulti in bank_mod.coverage_rows(b):
+        if exam_code == "mla-c02":
+            continue
+        lines.append(f"{exam_code:<8} {task:<5} {count:>9} {nmulti:>5}  {title}")
+    gaps = b.target_gaps()
+    lines.append("")
+    lines.append(
+        f"Targets (400 questions, >= 3 per skill, >= 20 per task, >= 10% multi): "
+        f"{'met' if not gaps else f'{len(gaps)} gap(s)'}"
+    )
+    return lines
+
+
+@click.group("bank", invoke_without_command=True)
+@click.option("--coverage", is_flag=True, help="Coverage per C02 task and skill, labs, legacy.")
 @click.option("--check", is_flag=True, help="Fail unless the bank meets the project's minimums.")
-def bank(coverage: bool, check: bool) -> None:
-    """Validate the question bank; --coverage prints the coverage table."""
+@click.pass_context
+def bank(ctx: click.Context, coverage: bool, check: bool) -> None:
+    """Validate the question bank; --coverage prints coverage; `bank report ID` reports an error."""
+    if ctx.invoked_subcommand is not None:
+        return
     b = _load_bank()
     multi = sum(q.multi for q in b)
     click.echo(
@@ -363,15 +471,54 @@ def bank(coverage: bool, check: bool) -> None:
     )
     if coverage:
         click.echo("")
-        click.echo(f"{'exam':<8} {'task':<5} {'questions':>9} {'multi':>5}  title")
-        for exam_code, task, title, count, nmulti in bank_mod.coverage_rows(b):
-            low = "  <-- below 5" if count < bank_mod.MIN_PER_TASK else ""
-            click.echo(f"{exam_code:<8} {task:<5} {count:>9} {nmulti:>5}  {title}{low}")
+        for line in _coverage_lines(b):
+            click.echo(line)
     if check:
         problems = b.requirement_problems()
         if problems:
             raise click.ClickException("bank below the minimums:\n  " + "\n  ".join(problems))
         click.echo("Bank meets the minimums.")
+
+
+@bank.command("report")
+@click.argument("qid")
+@click.option("--what", prompt="What is wrong", help="What is wrong, in a sentence or two.")
+@click.option(
+    "--source",
+    prompt="Authoritative AWS source URL",
+    help="The docs.aws.amazon.com page that shows what is right (required).",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(list(_REPORT_KINDS)),
+    default="other",
+    show_default=True,
+    help="What kind of error.",
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder (default MLLAB_HOME/reports).",
+)
+@click.pass_context
+def bank_report(
+    ctx: click.Context, qid: str, what: str, source: str, kind: str, out: str | None
+) -> None:
+    """Write a structured error report for question QID, to attach to a GitHub issue."""
+    from mllab.study.report import ReportError, build_report, write_report
+
+    b = load_bank(strict=False)
+    try:
+        rep = build_report(b, qid, what, source, kind, now=_clock(ctx)())
+    except ReportError as exc:
+        raise click.ClickException(str(exc)) from None
+    path = write_report(rep, Path(out) if out else None)
+    click.echo(f"Report written to {path}")
+    click.echo(
+        "Attach it to a new issue with the 'Question error' form (.github/ISSUE_TEMPLATE/"
+        "question-error.yml); CONTRIBUTING.md says how it is checked."
+    )
 
 
 COMMANDS: list[click.Command] = [quiz, exam, audit, plan, progress, bank]

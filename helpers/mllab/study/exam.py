@@ -1,8 +1,11 @@
 """Timed practice exams (``mllab exam``), introduced in lab 00 and used from the midpoint of a plan.
 
-An exam draws 65 questions by the exam's domain weights (MLS-C01 20/24/36/20; MLA-C01
-28/26/22/24, a question's MLA domain being its first ``mla`` tag's first digit), runs a timer
-(MLS-C01 180 minutes, older guides say 170; MLA-C01 130; configurable) and a pace coach: a
+An exam draws its form's questions by the exam's domain weights (MLA-C02 28/24/24/24, beta
+form 85 questions in 170 minutes, standard form 65 questions in an assumed 130 minutes;
+legacy MLA-C01 28/26/22/24 and MLS-C01 20/24/36/20; a question's domain is that of its first
+tag for the exam), shuffles every question's options (seeded per exam and saved, so a resumed
+exam shows the same order and a new exam a new one), lets the learner strike options out
+(``-B``), runs a timer (configurable) and a pace coach: a
 question on screen for more than three minutes is pointed out and the learner is offered to flag
 it, and the projected finish time is shown from the pace so far. The state is saved after every
 command, so an interrupted exam continues with ``--resume`` (time spent away does not count).
@@ -29,17 +32,25 @@ from typing import Any
 from mllab.study.bank import (
     DOMAINS,
     EXAM_NAMES,
-    MINUTES,
     PASS_MARK,
     QUESTIONS_PER_EXAM,
     RETIREMENT_NOTE,
+    SKILLS,
     TASKS,
     WEIGHTS,
     Bank,
     Question,
     domain_of,
 )
-from mllab.study.quiz import format_feedback, format_question, parse_answer
+from mllab.study.catalogue import load_catalogue
+from mllab.study.labmap import lab_skills
+from mllab.study.quiz import (
+    format_feedback,
+    format_question,
+    parse_answer,
+    parse_strike,
+    toggle,
+)
 from mllab.study.store import CAUSES, Store
 
 ANCHOR_PERCENT = 72.0
@@ -52,7 +63,7 @@ METHOD = (
 )
 
 HELP = (
-    "Commands: letters (e.g. B or AC) answer and move on | n next | p previous | g N go to "
+    "Commands: letters (e.g. B or AC) answer and move on | -B strike out / restore B | n next | p previous | g N go to "
     "question N | f flag/unflag | r review flagged questions | l list status | "
     "q save and quit (resume with --resume) | s submit and see the report"
 )
@@ -174,6 +185,9 @@ class ExamSession:
         now: datetime,
         seed: int | None = None,
         minutes: float | None = None,
+        form: str | None = None,
+        shuffle_seed: int | None = None,
+        shuffle: bool = True,
     ) -> ExamSession:
         """Draw and save a new exam.
 
@@ -183,18 +197,34 @@ class ExamSession:
             store: the study store.
             now: the clock.
             seed: draw seed (default: random, saved).
-            minutes: time allowed (default: the exam's).
+            minutes: time allowed (default: the form's).
+            form: ``beta`` or ``standard`` (default: the exam's default form).
+            shuffle_seed: seed of the option order (default: a fresh random one, saved, so
+                retaking the same draw shows new letters).
+            shuffle: False shows every question's options in bank order.
 
         Returns:
             The session, on question 1.
+
+        Raises:
+            ValueError: an unknown form, or no question for this exam.
         """
+        spec = load_catalogue()[exam].form(form)
         if seed is None:
             seed = random.SystemRandom().randrange(1_000_000)
-        questions, note = draw_exam(bank, exam, seed)
+        if shuffle_seed is None and shuffle:
+            shuffle_seed = random.SystemRandom().randrange(1 << 30)
+        if not shuffle:
+            shuffle_seed = None
+        questions, note = draw_exam(bank, exam, seed, n=spec.questions)
         state: dict[str, Any] = {
             "exam": exam,
+            "form": spec.name,
+            "form_note": spec.note,
             "seed": seed,
-            "minutes": float(minutes or MINUTES[exam]),
+            "shuffle_seed": shuffle_seed,
+            "struck": {},
+            "minutes": float(minutes or spec.minutes),
             "qids": [q.id for q in questions],
             "answers": {},
             "flags": [],
@@ -254,8 +284,18 @@ class ExamSession:
         return int(self.state["current"])
 
     def question(self, idx: int | None = None) -> Question:
-        """Return the question at ``idx`` (default: on screen)."""
-        return self.bank.get(self.state["qids"][self.current if idx is None else idx])
+        """Return the question at ``idx`` (default: on screen), in this exam's option order.
+
+        Exams saved before options were shuffled (no ``shuffle_seed``) keep the bank order.
+        """
+        i = self.current if idx is None else idx
+        q = self.bank.get(self.state["qids"][i])
+        sseed = self.state.get("shuffle_seed")
+        return q.shuffled(f"{sseed}:{i}") if sseed is not None else q
+
+    def struck(self, idx: int) -> set[str]:
+        """Return the letters struck out on question ``idx``."""
+        return set(self.state.setdefault("struck", {}).get(str(idx), ""))
 
     def answer_of(self, idx: int) -> str:
         """Return the stored letters for question ``idx`` ("" when unanswered)."""
@@ -338,7 +378,7 @@ class ExamSession:
         flag = " [flagged]" if idx in self.flags else ""
         mode = " [review pass]" if self.state["review"] else ""
         out = [f"=== Q{idx + 1}/{self.total}{flag}{mode} | {self.pace_line()} ==="]
-        out.append(format_question(q, idx + 1, self.total))
+        out.append(format_question(q, idx + 1, self.total, struck=self.struck(idx)))
         if self.answer_of(idx):
             out.append(f"Your answer: {self.answer_of(idx)}")
         return "\n".join(out)
@@ -425,6 +465,12 @@ class ExamSession:
                 f"Review pass over flagged questions: {', '.join(str(f + 1) for f in self.flags)}."
             ], "show"
         q = self.question()
+        strike = parse_strike(cmd, q.options)
+        if strike is not None:
+            gone = self.struck(idx)
+            on = toggle(gone, strike)
+            self.state["struck"][str(idx)] = "".join(sorted(gone))
+            return [f"{strike} {'struck out' if on else 'restored'}."], "show"
         chosen = parse_answer(cmd, q.options)
         if chosen is None:
             return [f"{cmd!r} is not a command or an answer. {HELP}"], "stay"
@@ -468,9 +514,11 @@ class ExamSession:
         session = f"exam:{self.exam_id}"
         rows = []
         for i, qid in enumerate(self.state["qids"]):
+            view = self.question(i)
+            shown = self.answer_of(i)
+            correct = bool(shown) and view.is_correct(shown)
+            chosen = view.to_bank_letters(shown)  # reports and the store use bank letters
             q = self.bank.get(qid)
-            chosen = self.answer_of(i)
-            correct = bool(chosen) and q.is_correct(chosen)
             rows.append((i, q, chosen, correct))
             self.store.record_attempt(
                 qid,
@@ -482,6 +530,7 @@ class ExamSession:
                 session=session,
                 seconds=float(self.state["on_screen"].get(str(i), 0.0)),
                 now=now,
+                mla2=q.mla2,
             )
         report = build_report(self.exam_id, exam, rows, self.state, self.bank)
         self.store.finish_exam(self.exam_id, self.state, report, now)
@@ -535,6 +584,20 @@ def build_report(
                     "correct": sum(r[3] for r in asked),
                 }
             )
+    skills: list[dict[str, Any]] = []
+    if exam == "mla-c02":
+        for sk, info in SKILLS.items():
+            asked = [r for r in rows if sk in r[1].mla2]
+            if asked:
+                skills.append(
+                    {
+                        "skill": sk,
+                        "text": info.text,
+                        "new": info.new,
+                        "asked": len(asked),
+                        "correct": sum(r[3] for r in asked),
+                    }
+                )
     missed = [
         {"index": r[0] + 1, "qid": r[1].id, "chosen": r[2], "answer": "".join(r[1].answer)}
         for r in rows
@@ -552,12 +615,21 @@ def build_report(
                 if r[1].lab not in missed_labs[t]:
                     missed_labs[t].append(r[1].lab)
     study_next: list[dict[str, Any]] = []
+    weak_skills = sorted(
+        (k for k in skills if k["correct"] < k["asked"]),
+        key=lambda k: (k["correct"] / k["asked"], -k["asked"], k["skill"]),
+    )
     for entry in weak[:5]:
         labs = list(missed_labs.get(entry["task"], []))
+        task_skills = [k for k in weak_skills if k["skill"].startswith(entry["task"] + ".")]
+        practise = lab_skills()
+        for k in task_skills:  # lab requirements that practise the weakest skills first
+            labs += [ref for ref in practise.get(k["skill"], []) if ref not in labs]
         labs += [lab for lab in bank.labs_for(exam, entry["task"]) if lab not in labs]
         study_next.append(
             {
                 **entry,
+                "skills": [k["skill"] for k in task_skills][:4],
                 "labs": labs[:4],
                 "quiz": f"mllab quiz --exam {exam} --task {entry['task']}",
             }
@@ -580,6 +652,8 @@ def build_report(
         "note": state.get("note", ""),
         "domains": domains,
         "tasks": tasks,
+        "skills": skills,
+        "form": state.get("form", ""),
         "missed": missed,
         "flags": [f + 1 for f in state.get("flags", [])],
         "study_next": study_next,
@@ -620,9 +694,22 @@ def render_report_head(report: dict[str, Any]) -> str:
     for t in report["tasks"]:
         pct = 100.0 * t["correct"] / t["asked"]
         lines.append(
-            f"  {exam.split('-')[0].upper()} {t['task']} {t['title']}: {t['correct']}/{t['asked']} ({pct:.0f}%)"
+            f"  {_prefix(exam)} {t['task']} {t['title']}: {t['correct']}/{t['asked']} ({pct:.0f}%)"
         )
+    if report.get("skills"):
+        lines.append("By skill (missed at least once; the rest were all right):")
+        missed_any = [k for k in report["skills"] if k["correct"] < k["asked"]]
+        for k in missed_any:
+            new = " NEW" if k["new"] else ""
+            lines.append(f"  {k['skill']}{new} {k['text'][:70]}: {k['correct']}/{k['asked']}")
+        if not missed_any:
+            lines.append("  none missed")
     return "\n".join(lines)
+
+
+def _prefix(exam: str) -> str:
+    # mla-c02 -> C02 (tags carry skills), mla-c01 -> MLA, mls-c01 -> MLS
+    return "C02" if exam == "mla-c02" else exam.split("-")[0].upper()
 
 
 def render_study_next(report: dict[str, Any]) -> str:
@@ -634,7 +721,7 @@ def render_study_next(report: dict[str, Any]) -> str:
     Returns:
         Plain text.
     """
-    prefix = report["exam"].split("-")[0].upper()
+    prefix = _prefix(report["exam"])
     if not report["study_next"]:
         return "Study next: nothing missed. Keep the review queue going: mllab quiz --review"
     lines = ["Study next (weakest task statements first):"]
@@ -644,9 +731,10 @@ def render_study_next(report: dict[str, Any]) -> str:
             if s["labs"]
             else "no lab yet: read the refs of the missed questions"
         )
+        skills = f" skills {', '.join(s['skills'])};" if s.get("skills") else ""
         lines.append(
-            f"  {i}. {prefix} {s['task']} {s['title']} ({s['correct']}/{s['asked']}): labs {labs}; "
-            f"then {s['quiz']}"
+            f"  {i}. {prefix} {s['task']} {s['title']} ({s['correct']}/{s['asked']}):{skills} "
+            f"labs {labs}; then {s['quiz']}"
         )
     return "\n".join(lines)
 

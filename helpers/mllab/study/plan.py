@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from mllab.study.audit import current_gaps, domain_gaps, weighted_gaps
-from mllab.study.bank import DOMAINS, MINUTES, TASKS, WEIGHTS, Bank, domain_of
+from mllab.study.bank import DOMAINS, MINUTES, SKILLS, TASKS, WEIGHTS, Bank, domain_of
 from mllab.study.exam import allocate
+from mllab.study.labmap import lab_skills
 from mllab.study.store import Store
 
 MIN_WEEKS = 4
@@ -84,7 +85,7 @@ class Plan:
         Returns:
             The document.
         """
-        prefix = self.exam.split("-")[0].upper()
+        prefix = "C02" if self.exam == "mla-c02" else self.exam.split("-")[0].upper()
         lines = [
             f"# Study plan: {self.exam.upper()}, {len(self.weeks)} weeks, {self.hours:g} h/week",
             "",
@@ -211,7 +212,7 @@ def next_monday(today: date) -> date:
 
 
 def build_plan(
-    exam: str = "mls-c01",
+    exam: str = "mla-c02",
     weeks: int = 14,
     hours: float = 10.0,
     start: date | None = None,
@@ -255,14 +256,19 @@ def build_plan(
     wg = weighted_gaps(exam, gaps)
     dg = domain_gaps(exam, gaps)
     order = sorted(dg, key=lambda d: (-dg[d], -WEIGHTS[exam][d], d))
-    prefix = exam.split("-")[0].upper()
+    prefix = "C02" if exam == "mla-c02" else exam.split("-")[0].upper()
 
     def tasks_of(d: int) -> list[str]:
         return sorted((t for t in TASKS[exam] if domain_of(t) == d), key=lambda t: (-wg[t], t))
 
+    practise = lab_skills() if exam == "mla-c02" else {}
+
     def task_title(t: str) -> str:
         labs = bank.labs_for(exam, t) if bank is not None else []
-        lab = f"lab {labs[0]}" if labs else "the labs tagged with it"
+        reqs = [ref for sk in SKILLS if sk.startswith(t + ".") for ref in practise.get(sk, [])]
+        if reqs:
+            labs = list(dict.fromkeys(reqs))[:2]
+        lab = f"lab {', '.join(labs[:2])}" if labs else "the labs tagged with it"
         return (
             f"{prefix} {t} {TASKS[exam][t]}: {lab}, then mllab quiz --exam {exam} --task {t} -n 10"
         )
@@ -453,6 +459,12 @@ def build_plan(
             f"three of week {weeks}; the week after each is aimed at what it exposed."
         )
     end = start + timedelta(days=7 * weeks - 1)
+    if exam == "mla-c01":
+        notes.append(
+            "MLA-C01 ended in English on 2026-09-28 (Japanese, Korean and Simplified Chinese "
+            "until MLA-C02's standard release); plan with --exam mla-c02 unless you sit it in one "
+            "of those languages."
+        )
     if exam == "mls-c01" and end >= RETIREMENT_DATE:
         notes.append(
             f"This plan ends {end.isoformat()}; MLS-C01 is reported retired on "

@@ -13,9 +13,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from mllab.study.audit import task_results
-from mllab.study.bank import DOMAINS, PASS_MARK, RETIREMENT_NOTE, TASKS, WEIGHTS, domain_of
+from mllab.study.audit import skill_results, task_results
+from mllab.study.bank import (
+    DOMAINS,
+    PASS_MARK,
+    RETIREMENT_NOTE,
+    SKILLS,
+    TASKS,
+    WEIGHTS,
+    attempt_tasks,
+    domain_of,
+)
 from mllab.study.exam import ANCHOR_PERCENT, estimate_scaled
+from mllab.study.labmap import lab_skills
 from mllab.study.store import Store, utcnow
 
 if TYPE_CHECKING:
@@ -26,7 +36,7 @@ MIN_ANSWERS = 50
 
 
 def progress_data(
-    exam: str = "mls-c01", store: Store | None = None, now: datetime | None = None
+    exam: str = "mla-c02", store: Store | None = None, now: datetime | None = None
 ) -> dict[str, Any]:
     """Collect progress figures.
 
@@ -41,14 +51,13 @@ def progress_data(
     """
     st = store or Store()
     now = now or utcnow()
-    key = "mls" if exam == "mls-c01" else "mla"
     labs = st.lab_results()
     attempts = st.attempts()
     results = task_results(attempts, exam)
     tasks: list[dict[str, Any]] = []
     for t, title in TASKS[exam].items():
         right, asked = results.get(t, (0, 0))
-        reqs = [r for r in labs if t in r[key]]
+        reqs = [r for r in labs if t in attempt_tasks(r, exam)]
         tasks.append(
             {
                 "task": t,
@@ -64,7 +73,7 @@ def progress_data(
     for d, w in WEIGHTS[exam].items():
         right = asked = 0
         for a in attempts:
-            ds = {domain_of(t) for t in a[key] if t in TASKS[exam]}
+            ds = {domain_of(t) for t in attempt_tasks(a, exam)}
             if d in ds:
                 asked += 1
                 right += int(a["correct"])
@@ -114,8 +123,38 @@ def progress_data(
             f"Not yet: weighted accuracy is below the {ANCHOR_PERCENT:g}% anchor; weakest "
             f"domain D{weakest['domain']} {weakest['name']}."
         )
+    skills: list[dict[str, Any]] = []
+    study_next: list[dict[str, Any]] = []
+    if exam == "mla-c02":
+        sres = skill_results(attempts)
+        lab_passed = {(r["lab"], r["requirement"]): r["passed"] for r in labs}
+        practise = lab_skills()
+        for sk, (right, asked) in sorted(sres.items()):
+            skills.append(
+                {
+                    "skill": sk,
+                    "text": SKILLS[sk].text,
+                    "right": right,
+                    "asked": asked,
+                    "accuracy": right / asked,
+                }
+            )
+        weak = sorted(
+            (k for k in skills if k["right"] < k["asked"]),
+            key=lambda k: (k["accuracy"], -WEIGHTS[exam][domain_of(k["skill"])], -k["asked"]),
+        )
+        for k in weak[:5]:
+            refs = practise.get(k["skill"], [])
+            # open requirements first: the ones not yet passed
+            refs = sorted(
+                refs,
+                key=lambda ref: lab_passed.get((ref.split("#")[0], ref.split("#", 1)[-1]), False),
+            )
+            study_next.append({**k, "labs": refs[:3]})
     return {
         "exam": exam,
+        "skills": skills,
+        "study_next": study_next,
         "labs": labs,
         "labs_passed": sum(r["passed"] for r in labs),
         "tasks": tasks,
@@ -148,7 +187,7 @@ def render_progress(data: dict[str, Any]) -> str:
         The text.
     """
     exam = data["exam"]
-    prefix = exam.split("-")[0].upper()
+    prefix = "C02" if exam == "mla-c02" else exam.split("-")[0].upper()
     lines = [f"Progress for {exam.upper()}", f"Note: {RETIREMENT_NOTE}", ""]
     lines.append(f"Lab requirements passed: {data['labs_passed']}/{len(data['labs'])}")
     for r in data["labs"]:
@@ -168,6 +207,18 @@ def render_progress(data: dict[str, Any]) -> str:
             f"  {prefix} {t['task']} {t['title']}: {t['right']}/{t['asked']} ({_pct(t['accuracy'])}); "
             f"labs {t['labs_passed']}/{t['labs_total']}"
         )
+    if data.get("skills"):
+        lines.append("By skill (answers recorded with C02 skill tags):")
+        for k in data["skills"]:
+            lines.append(f"  {k['skill']} {k['text'][:70]}: {k['right']}/{k['asked']}")
+    if data.get("study_next"):
+        lines.append("Study next (weakest skills; lab requirements that practise them):")
+        for k in data["study_next"]:
+            labs = ", ".join(k["labs"]) or "no lab practises it yet"
+            lines.append(
+                f"  {k['skill']} ({k['right']}/{k['asked']}): {labs}; "
+                f"then mllab quiz --skill {k['skill']}"
+            )
     lines.append("")
     lines.append(
         f"Reviews due now: {data['due']} (scheduled {data['scheduled']}, retired {data['retired']})"
@@ -192,7 +243,7 @@ def render_progress(data: dict[str, Any]) -> str:
 
 
 def progress_chart(
-    exam: str = "mls-c01", store: Store | None = None, now: datetime | None = None
+    exam: str = "mla-c02", store: Store | None = None, now: datetime | None = None
 ) -> Figure:
     """Chart accuracy per domain and task statement against the target (any lab notebook).
 

@@ -4,6 +4,10 @@ A quiz asks questions one at a time, reads letters (``B``, ``AC``, ``a, c``), sa
 wrong, shows every option's explanation and ends with ``Score: k/N``. Every attempt is stored,
 and misses enter the spaced-repetition schedule (see :mod:`mllab.study.store`).
 
+Options are shuffled per attempt (seeded; explanations and multi-answer keys follow), so a
+retake cannot be answered by letter. Typing ``-B`` strikes option B out (typing it again
+restores it), as real exam interfaces allow; a strike is not an answer.
+
 Input rules: when stdin is a terminal an invalid line re-asks; when it is piped (one line per
 question) an invalid line counts as wrong with a message, so later lines stay aligned with their
 questions, and a question left when input runs out counts as wrong with a message.
@@ -59,13 +63,14 @@ def select_questions(
     ids: Sequence[str] | None = None,
     store: Store | None = None,
     now: datetime | None = None,
+    skill: str | None = None,
 ) -> list[Question]:
     """Choose the questions of a quiz.
 
     Args:
         bank: the question bank.
         n: how many (None: all that match; for ``review``, all that are due).
-        exam: ``mls-c01`` / ``mla-c01``; filters by that exam's tags.
+        exam: ``mla-c02`` / ``mla-c01`` / ``mls-c01``; filters by that exam's tags.
         domain: a domain number (of ``exam``, or of either exam).
         task: a task statement such as ``"1.2"``.
         review: ask the questions due for review (most overdue first).
@@ -73,6 +78,7 @@ def select_questions(
         ids: ask exactly these questions, in this order (other filters ignored).
         store: the study store (needed for ``review``).
         now: the clock.
+        skill: an MLA-C02 skill such as ``"2.3.8"``.
 
     Returns:
         The questions.
@@ -82,7 +88,7 @@ def select_questions(
     """
     if ids:
         return [bank.get(i) for i in ids]
-    pool = bank.select(exam=exam, domain=domain, task=task)
+    pool = bank.select(exam=exam, domain=domain, task=task, skill=skill)
     if review:
         st = store or Store()
         wanted = {q.id: q for q in pool}
@@ -96,9 +102,52 @@ def select_questions(
     return rng.sample(pool, n)
 
 
+STRIKE = re.compile(r"^\s*-\s*([A-Fa-f])\s*$")
+
+
+def parse_strike(text: str, letters: Iterable[str]) -> str | None:
+    """Parse an elimination command such as ``-B``.
+
+    Args:
+        text: the typed line.
+        letters: the question's option letters.
+
+    Returns:
+        The letter to strike or restore, or None when the line is not a strike of an option.
+    """
+    m = STRIKE.match(text)
+    if not m or m.group(1).upper() not in {x.upper() for x in letters}:
+        return None
+    return m.group(1).upper()
+
+
+def toggle(struck: set[str], letter: str) -> bool:
+    """Strike ``letter`` out, or restore it when already struck.
+
+    Args:
+        struck: the struck letters (changed in place).
+        letter: the option letter.
+
+    Returns:
+        True when the letter is now struck.
+    """
+    if letter in struck:
+        struck.discard(letter)
+        return False
+    struck.add(letter)
+    return True
+
+
+def attempt_seed(seed: int | None) -> int:
+    """Return the seed of one attempt's option order: ``seed``, or a fresh random one."""
+    return seed if seed is not None else random.SystemRandom().randrange(1 << 30)
+
+
 def tag_line(q: Question) -> str:
-    """Return ``"MLS 1.2 | MLA 1.1"`` style tags."""
+    """Return ``"C02 1.1.4 | MLS 1.2 | MLA 1.1"`` style tags."""
     parts = []
+    if q.mla2:
+        parts.append("C02 " + ", ".join(q.mla2))
     if q.mls:
         parts.append("MLS " + ", ".join(q.mls))
     if q.mla:
@@ -106,22 +155,27 @@ def tag_line(q: Question) -> str:
     return " | ".join(parts)
 
 
-def format_question(q: Question, index: int, total: int, width: int = 96) -> str:
+def format_question(
+    q: Question, index: int, total: int, width: int = 96, struck: Iterable[str] = ()
+) -> str:
     """Render a question for the terminal.
 
     Args:
-        q: the question.
+        q: the question (or its shuffled view).
         index: 1-based position.
         total: number of questions.
         width: wrap width.
+        struck: letters the learner struck out (shown as ``[struck]``).
 
     Returns:
         The text (stem, options and how many letters to choose).
     """
+    gone = set(struck)
     lines = [f"Question {index}/{total}  [{q.id}]  ({tag_line(q)})"]
     lines += textwrap.wrap(q.stem, width) or [q.stem]
     for letter, text in q.options.items():
-        lines += textwrap.wrap(f"  {letter}) {text}", width, subsequent_indent="     ") or [
+        mark = "[struck] " if letter in gone else ""
+        lines += textwrap.wrap(f"  {letter}) {mark}{text}", width, subsequent_indent="     ") or [
             f"  {letter})"
         ]
     if q.multi:
@@ -151,8 +205,11 @@ def format_feedback(q: Question, chosen: Sequence[str] | None, width: int = 96) 
         lines += textwrap.wrap(
             f"  {letter} [{mark}]{picked}: {text}", width, subsequent_indent="      "
         )
+    if q.status:
+        lines += textwrap.wrap(f"  Status: {q.status}", width, subsequent_indent="      ")
     if q.lab:
         lines.append(f"  Practise it: lab {q.lab}")
+    lines.append(f"  Wrong question? mllab bank report {q.id}")
     return "\n".join(lines)
 
 
@@ -179,6 +236,8 @@ def run_quiz(
     source: str = "quiz",
     clock: Clock = utcnow,
     style: Callable[..., str] | None = None,
+    shuffle_seed: int | None = None,
+    shuffle: bool = True,
 ) -> QuizResult:
     """Ask questions in a line-oriented terminal and record every attempt.
 
@@ -191,15 +250,21 @@ def run_quiz(
         source: stored with each attempt (``quiz`` or ``review``).
         clock: returns the current time.
         style: optional ``click.style``-like function for colour.
+        shuffle_seed: seed of the option order (default: a fresh one per quiz).
+        shuffle: False asks the options in bank order.
 
     Returns:
-        The result; its ``score_line`` was printed last.
+        The result; its ``score_line`` was printed last. Answers are stored in the bank's
+        letters, whatever order was shown.
     """
     st = store or Store()
     paint = style or (lambda text, **_: text)
     result = QuizResult(total=len(questions), correct=0)
     session = f"{source}:{clock().strftime('%Y%m%dT%H%M%S')}"
-    for i, q in enumerate(questions, start=1):
+    order_seed = attempt_seed(shuffle_seed)
+    for i, bank_q in enumerate(questions, start=1):
+        q = bank_q.shuffled(f"{order_seed}:{i}") if shuffle else bank_q
+        struck: set[str] = set()
         write("")
         write(format_question(q, i, len(questions)))
         chosen: tuple[str, ...] | None = None
@@ -209,6 +274,12 @@ def run_quiz(
             if line is None:
                 note = "No answer (input ended): counted as wrong."
                 break
+            strike = parse_strike(line, q.options)
+            if strike is not None:
+                on = toggle(struck, strike)
+                write(f"{strike} {'struck out' if on else 'restored'}.")
+                write(format_question(q, i, len(questions), struck=struck))
+                continue
             chosen = parse_answer(line, q.options)
             if chosen is not None:
                 break
@@ -222,7 +293,7 @@ def run_quiz(
             write(note)
         correct = chosen is not None and q.is_correct(chosen)
         result.correct += int(correct)
-        result.answers.append((q.id, "".join(chosen or ()), correct))
+        result.answers.append((q.id, q.to_bank_letters(chosen or ()), correct))
         fb = format_feedback(q, chosen)
         first, _, rest = fb.partition("\n")
         write(
@@ -230,7 +301,15 @@ def run_quiz(
             + ("\n" + rest if rest else "")
         )
         st.record_attempt(
-            q.id, "".join(chosen or ()), correct, source, q.mls, q.mla, session=session, now=clock()
+            q.id,
+            q.to_bank_letters(chosen or ()),
+            correct,
+            source,
+            q.mls,
+            q.mla,
+            session=session,
+            now=clock(),
+            mla2=q.mla2,
         )
     write("")
     write(result.score_line)

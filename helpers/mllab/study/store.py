@@ -180,6 +180,19 @@ class Store:
             for stmt in _SCHEMA.split(";"):
                 if stmt.strip():
                     self.conn.execute(stmt)
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Add the columns later versions need to an older database (backwards compatible).
+
+        Version 2 (MLA-C02): ``attempts.mla2`` and ``lab_results.mla2`` (JSON lists of skill
+        ids, ``'[]'`` on old rows, which then count through the C01 -> C02 task mapping).
+        Nothing is deleted.
+        """
+        for table in ("attempts", "lab_results"):
+            cols = {r["name"] for r in self.conn.execute(f"PRAGMA table_info({table})")}
+            if "mla2" not in cols:
+                self.conn.execute(f"ALTER TABLE {table} ADD COLUMN mla2 TEXT NOT NULL DEFAULT '[]'")
 
     def close(self) -> None:
         """Close the connection."""
@@ -227,6 +240,7 @@ class Store:
         session: str | None = None,
         seconds: float | None = None,
         now: datetime | None = None,
+        mla2: list[str] | tuple[str, ...] = (),
     ) -> Card | None:
         """Store one answer and update the question's spaced-repetition card.
 
@@ -237,6 +251,7 @@ class Store:
             source: ``quiz``, ``review``, ``exam``, ``widget`` or ``audit``.
             mls: the question's MLS-C01 task statements (kept so progress survives bank edits).
             mla: the question's MLA-C01 task statements.
+            mla2: the question's MLA-C02 skills (e.g. ``["2.3.8"]``).
             session: a session label (e.g. ``exam:3``).
             seconds: time spent, when known.
             now: the clock (default: real time).
@@ -247,8 +262,9 @@ class Store:
         now = now or utcnow()
         with self.tx() as c:
             c.execute(
-                "INSERT INTO attempts (ts, qid, chosen, correct, source, session, mls, mla, seconds)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO attempts"
+                " (ts, qid, chosen, correct, source, session, mls, mla, seconds, mla2)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     now.timestamp(),
                     qid,
@@ -259,6 +275,7 @@ class Store:
                     json.dumps(list(mls)),
                     json.dumps(list(mla)),
                     seconds,
+                    json.dumps(list(mla2)),
                 ),
             )
             row = c.execute("SELECT * FROM srs WHERE qid = ?", (qid,)).fetchone()
@@ -337,6 +354,7 @@ class Store:
             d = dict(r)
             d["mls"] = json.loads(d["mls"])
             d["mla"] = json.loads(d["mla"])
+            d["mla2"] = json.loads(d.get("mla2") or "[]")
             d["correct"] = bool(d["correct"])
             out.append(d)
         return out
@@ -533,6 +551,7 @@ class Store:
         passed: bool,
         detail: str = "",
         now: datetime | None = None,
+        mla2: list[str] | None = None,
     ) -> None:
         """Record one lab check (see the module-level :func:`record_lab_result`).
 
@@ -544,12 +563,22 @@ class Store:
             passed: whether the check passed.
             detail: the check's message.
             now: the clock.
+            mla2: MLA-C02 skills it practises (e.g. ``["1.2.7"]``).
         """
         with self.tx() as c:
             c.execute(
-                "INSERT INTO lab_results (ts, lab, requirement, mls, mla, passed, detail)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (_ts(now), lab, requirement, json.dumps(mls), json.dumps(mla), int(passed), detail),
+                "INSERT INTO lab_results (ts, lab, requirement, mls, mla, passed, detail, mla2)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    _ts(now),
+                    lab,
+                    requirement,
+                    json.dumps(mls),
+                    json.dumps(mla),
+                    int(passed),
+                    detail,
+                    json.dumps(list(mla2 or [])),
+                ),
             )
 
     def lab_results(self) -> list[dict[str, Any]]:
@@ -568,6 +597,7 @@ class Store:
             d = dict(r)
             d["mls"] = json.loads(d["mls"])
             d["mla"] = json.loads(d["mla"])
+            d["mla2"] = json.loads(d.get("mla2") or "[]")
             d["passed"] = bool(d["passed"])
             out.append(d)
         return out
@@ -580,6 +610,7 @@ def record_lab_result(
     mla: list[str],
     passed: bool,
     detail: str = "",
+    mla2: list[str] | None = None,
 ) -> None:
     """Record a lab check's outcome in ``$MLLAB_HOME/study.sqlite`` (every lab's check cells).
 
@@ -592,6 +623,9 @@ def record_lab_result(
         mla: MLA-C01 task statements, e.g. ``["1.1"]``.
         passed: whether the check passed.
         detail: what the check found (shown in progress).
+        mla2: MLA-C02 skills, e.g. ``["1.1.4"]`` (optional, so older callers keep working).
     """
     with Store() as store:
-        store.record_lab_result(lab, requirement, list(mls), list(mla), bool(passed), detail)
+        store.record_lab_result(
+            lab, requirement, list(mls), list(mla), bool(passed), detail, mla2=list(mla2 or [])
+        )
