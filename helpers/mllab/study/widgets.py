@@ -2,7 +2,10 @@
 
 Single-answer questions use RadioButtons, multiple-response questions a group of Checkboxes;
 a Check button grades, shows every option's explanation at once and records the attempt in the
-same store as the terminal quiz (the first check of each question counts).
+same store as the terminal quiz (the first check of each question counts). Options are shuffled
+per quiz (seeded; explanations and keys follow; attempts are stored in the bank's letters), a
+row of strike toggles crosses options out as real exam interfaces allow, and "Report an error"
+writes a structured report (question id, what is wrong, the AWS source) to attach to an issue.
 """
 
 from __future__ import annotations
@@ -12,8 +15,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from mllab.study.bank import DOMAINS, TASKS, WEIGHTS, Bank, Question, load_bank
-from mllab.study.quiz import select_questions, tag_line
+from mllab.study.bank import DEFAULT_EXAM, DOMAINS, TASKS, WEIGHTS, Bank, Question, load_bank
+from mllab.study.quiz import attempt_seed, select_questions, tag_line
 from mllab.study.store import Store, utcnow
 
 
@@ -38,7 +41,13 @@ def _html_feedback(q: Question, chosen: Sequence[str]) -> str:
         pick = " (your pick)" if letter in chosen else ""
         items.append(f"<li><b>{letter}</b> [{mark}]{pick}: {html.escape(text)}</li>")
     lab = f"<p>Practise it: lab <code>{html.escape(q.lab)}</code></p>" if q.lab else ""
-    return f"{head}<ul>{''.join(items)}</ul>{lab}"
+    status = f"<p><b>Status:</b> {html.escape(q.status)}</p>" if q.status else ""
+    return f"{head}<ul>{''.join(items)}</ul>{status}{lab}"
+
+
+def strike_text(text: str) -> str:
+    """Return ``text`` struck through with combining characters (plain widget labels)."""
+    return "".join(ch + "\u0336" for ch in text)
 
 
 class QuestionCard:
@@ -70,7 +79,8 @@ class QuestionCard:
         self.clock = clock
         self.on_graded = on_graded
         self.graded: bool | None = None
-        labels = [f"{k}) {v}" for k, v in q.options.items()]
+        self.struck: set[str] = set()
+        labels = self._labels()
         self.choice: Any
         if q.multi:
             self.boxes = [
@@ -86,9 +96,93 @@ class QuestionCard:
         self.button = w.Button(description="Check", button_style="primary")
         self.feedback = w.HTML()
         self.button.on_click(lambda _b: self.check())
-        self.widget = w.VBox(
-            [w.HTML(_html_question(q, index, total)), self.choice, self.button, self.feedback]
+        self.strikes = {
+            k: w.ToggleButton(
+                value=False,
+                description=f"strike {k}",
+                tooltip=f"Cross option {k} out (click again to restore)",
+                layout=w.Layout(width="auto"),
+            )
+            for k in q.options
+        }
+        for k, tb in self.strikes.items():
+            tb.observe(lambda change, k=k: self.strike(k, bool(change["new"])), names="value")
+        self.report_what = w.Textarea(placeholder="What is wrong?", layout=w.Layout(width="95%"))
+        self.report_source = w.Text(
+            placeholder="Authoritative AWS source: https://docs.aws.amazon.com/...",
+            layout=w.Layout(width="95%"),
         )
+        self.report_button = w.Button(description="Write report")
+        self.report_out = w.HTML()
+        self.report_button.on_click(lambda _b: self.report())
+        self.report_box = w.VBox(
+            [self.report_what, self.report_source, self.report_button, self.report_out]
+        )
+        self.report_box.layout.display = "none"
+        self.report_toggle = w.Button(description="Report an error", button_style="")
+        self.report_toggle.on_click(lambda _b: self._show_report())
+        self.widget = w.VBox(
+            [
+                w.HTML(_html_question(q, index, total)),
+                self.choice,
+                w.HBox(list(self.strikes.values())),
+                self.button,
+                self.feedback,
+                self.report_toggle,
+                self.report_box,
+            ]
+        )
+
+    def _labels(self) -> list[str]:
+        return [
+            f"{k}) {strike_text(v) if k in self.struck else v}" for k, v in self.q.options.items()
+        ]
+
+    def strike(self, letter: str, on: bool) -> None:
+        """Cross option ``letter`` out (or restore it); a selection stays as it was.
+
+        Args:
+            letter: the option letter as shown.
+            on: True strikes, False restores.
+        """
+        if on:
+            self.struck.add(letter)
+        else:
+            self.struck.discard(letter)
+        labels = self._labels()
+        if self.q.multi:
+            for box, lab in zip(self.boxes, labels, strict=True):
+                box.description = lab
+        else:
+            picked = self.chosen()
+            self.choice.options = labels
+            self.choice.value = labels[list(self.q.options).index(picked[0])] if picked else None
+
+    def _show_report(self) -> None:
+        self.report_box.layout.display = None
+
+    def report(self) -> str | None:
+        """Write an error report for this question from the two fields.
+
+        Returns:
+            The path written, or None (the reason is shown under the button).
+        """
+        from mllab.study.report import ReportError, build_report, write_report
+
+        bank = Bank([self.q if not self.q.origin else _bank_question(self.q)])
+        try:
+            rep = build_report(
+                bank, self.q.id, self.report_what.value, self.report_source.value, now=self.clock()
+            )
+        except ReportError as exc:
+            self.report_out.value = f"<span style='color:#c00'>{html.escape(str(exc))}</span>"
+            return None
+        path = write_report(rep)
+        self.report_out.value = (
+            f"Report written to <code>{html.escape(str(path))}</code>: attach it to a new issue "
+            "with the 'Question error' form."
+        )
+        return str(path)
 
     def chosen(self) -> tuple[str, ...]:
         """Return the selected letters."""
@@ -97,7 +191,7 @@ class QuestionCard:
                 letter for letter, box in zip(self.q.options, self.boxes, strict=True) if box.value
             )
         value = self.choice.value
-        return (value[0],) if value else ()
+        return (list(self.q.options)[self._labels().index(value)],) if value else ()
 
     def check(self) -> bool | None:
         """Grade the current selection, show explanations and record the first attempt.
@@ -115,12 +209,13 @@ class QuestionCard:
             self.graded = right
             self.store.record_attempt(
                 self.q.id,
-                "".join(chosen),
+                self.q.to_bank_letters(chosen),
                 right,
                 "widget",
                 self.q.mls,
                 self.q.mla,
                 now=self.clock(),
+                mla2=self.q.mla2,
             )
             if self.on_graded:
                 self.on_graded(right)
@@ -138,12 +233,14 @@ def quiz(
     bank: Bank | None = None,
     store: Store | None = None,
     now: Callable[[], datetime] | None = None,
+    shuffle: bool = True,
+    skill: str | None = None,
 ) -> Any:
     """A notebook quiz (used by every lab's "exam angle" section).
 
     Args:
         n: number of questions (None: all that match).
-        exam: ``mls-c01`` or ``mla-c01``.
+        exam: ``mla-c02``, ``mla-c01`` or ``mls-c01``.
         domain: domain number.
         task: task statement, e.g. ``"3.5"``.
         review: ask the questions due for review.
@@ -152,6 +249,8 @@ def quiz(
         bank: the bank (default: :func:`load_bank`).
         store: the study store (default: ``$MLLAB_HOME/study.sqlite``).
         now: a clock function (tests).
+        shuffle: False shows options in bank order (default: shuffled, seeded by ``seed``).
+        skill: only questions on this MLA-C02 skill, e.g. ``"2.3.8"``.
 
     Returns:
         An ``ipywidgets.VBox``; its ``cards`` attribute lists the :class:`QuestionCard` objects.
@@ -161,7 +260,10 @@ def quiz(
     b = bank or load_bank()
     st = store or Store()
     clock = now or utcnow
-    qs = select_questions(b, n, exam, domain, task, review, seed, ids, st, clock())
+    qs = select_questions(b, n, exam, domain, task, review, seed, ids, st, clock(), skill=skill)
+    order = attempt_seed(seed)
+    if shuffle:
+        qs = [q.shuffled(f"{order}:{i}") for i, q in enumerate(qs, start=1)]
     score = w.HTML()
     cards: list[QuestionCard] = []
     tally = {"right": 0, "checked": 0}
@@ -182,8 +284,22 @@ def quiz(
     return box
 
 
+def _bank_question(view: Question) -> Question:
+    """Return the bank's version of a shuffled view (reports name the bank's letters)."""
+    from dataclasses import replace
+
+    inv = view.origin
+    return replace(
+        view,
+        options={inv[s]: t for s, t in sorted(view.options.items(), key=lambda x: inv[x[0]])},
+        explanations={inv[s]: t for s, t in view.explanations.items()},
+        answer=tuple(sorted(inv[a] for a in view.answer)),
+        origin={},
+    )
+
+
 def audit_widget(
-    exam: str = "mls-c01",
+    exam: str = DEFAULT_EXAM,
     store: Store | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> Any:
@@ -207,7 +323,7 @@ def audit_widget(
 
     st = store or Store()
     clock = now or utcnow
-    prefix = exam.split("-")[0].upper()
+    prefix = "C02" if exam == "mla-c02" else exam.split("-")[0].upper()
     sliders: dict[str, Any] = {}
     rows: list[Any] = [
         w.HTML(f"<b>{exam.upper()} knowledge audit</b>: 1 = new to me ... 5 = I could teach it.")
