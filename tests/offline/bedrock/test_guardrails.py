@@ -501,6 +501,6 @@ def test_guard_declares_prices_and_deletes(lab: Any) -> None:
     deleter = admission.DELETERS["bedrock-guardrail"]
     found = dict(deleter.find(lab.session, lab.region))  # type: ignore[misc]
     assert "content-only" in found
-    deleter.delete(lab.session, lab.region, "content-only")
-    deleter.delete(lab.session, lab.region, "content-only")  # gone already: no error
+    assert deleter.delete(lab.session, lab.region, "content-only") == "deleted"
+    assert deleter.delete(lab.session, lab.region, "content-only") is None  # gone: no error
     assert "content-only" not in dict(deleter.find(lab.session, lab.region))  # type: ignore[misc]

@@ -228,8 +228,8 @@ def test_prompt_deleter_finds_and_deletes(lab: Any) -> None:
     deleter = admission.DELETERS["bedrock-prompt"]
     found = dict(deleter.find(lab.session, lab.region))  # type: ignore[misc]
     assert found["to-sweep"]["mllab:lab"] == "x"
-    deleter.delete(lab.session, lab.region, "to-sweep")
-    deleter.delete(lab.session, lab.region, "to-sweep")
+    assert deleter.delete(lab.session, lab.region, "to-sweep") == "deleted"
+    assert deleter.delete(lab.session, lab.region, "to-sweep") is None
     assert ag.list_prompts()["promptSummaries"] == []
     for op in ("CreatePrompt", "UpdatePrompt", "CreatePromptVersion", "DeletePrompt"):
         assert admission.classify("bedrock-agent", op).kind == "free"  # type: ignore[union-attr]

@@ -128,22 +128,26 @@ def _guardrails(session: Any, region: str) -> list[dict[str, Any]]:
             return out
 
 
-def delete_guardrail(session: Any, region: str, name: str) -> None:
+def delete_guardrail(session: Any, region: str, name: str) -> str | None:
     """Delete a guardrail and all its versions, by name, id or ARN (gone already is fine).
 
     Args:
         session: a boto3 session.
         region: the guardrail's region.
         name: the guardrail's name (what the run recorded), id or ARN.
+
+    Returns:
+        ``"deleted"``, or None when there was nothing to delete.
     """
     client = session.client("bedrock", region_name=region)
     ident = name
     if not name.startswith("arn:"):
         match = [g for g in _guardrails(session, region) if name in (g["name"], g["id"])]
         if not match:
-            return
+            return None
         ident = match[0]["id"]
     quietly(lambda: client.delete_guardrail(guardrailIdentifier=ident))
+    return "deleted"
 
 
 def find_guardrails(session: Any, region: str) -> Iterable[tuple[str, dict[str, str]]]:
@@ -166,22 +170,26 @@ def _prompts(session: Any, region: str) -> list[dict[str, Any]]:
             return out
 
 
-def delete_prompt(session: Any, region: str, name: str) -> None:
+def delete_prompt(session: Any, region: str, name: str) -> str | None:
     """Delete a prompt and all its versions, by name, id or ARN (gone already is fine).
 
     Args:
         session: a boto3 session.
         region: the prompt's region.
         name: the prompt's name (what the run recorded), id or ARN.
+
+    Returns:
+        ``"deleted"``, or None when there was nothing to delete.
     """
     client = session.client("bedrock-agent", region_name=region)
     ident = name
     if not name.startswith("arn:"):
         match = [p for p in _prompts(session, region) if name in (p["name"], p["id"])]
         if not match:
-            return
+            return None
         ident = match[0]["id"]
     quietly(lambda: client.delete_prompt(promptIdentifier=ident))
+    return "deleted"
 
 
 def find_prompts(session: Any, region: str) -> Iterable[tuple[str, dict[str, str]]]:
