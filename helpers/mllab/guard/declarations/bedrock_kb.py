@@ -1,0 +1,264 @@
+"""Admission of Bedrock knowledge bases, retrieval, evaluation jobs and model customisation.
+
+Introduced in the knowledge-base lab. Knowledge bases add no charge of their own: ingestion
+pays the embedding model per input token, ``Retrieve`` one query embedding,
+``RetrieveAndGenerate`` that plus the generation model's tokens (prices from the Bedrock
+snapshot, ``bedrock_pricing.json``, falling back to ``vectors_pricing.json``). The vector
+store is priced where it is created (``vectors.py``). Evaluation and customisation
+declarations are at the end of this module.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+from mllab.guard import admission
+from mllab.guard.declarations._util import quietly
+from mllab.guard.declarations.vectors import prices as vector_prices
+from mllab.guard.estimate import Estimate, Policy, Refusal
+
+AGENT = "bedrock-agent"
+RUNTIME = "bedrock-agent-runtime"
+EMBED_DEFAULT = "amazon.titan-embed-text-v2:0"
+
+
+def _tokens_usd(model_id: str, input_tokens: int, output_tokens: int = 0) -> float:
+    """USD of a call at the Bedrock snapshot's prices (embedding default when unknown)."""
+    try:
+        from mllab.guard import pricing
+
+        got = pricing.bedrock_tokens(model_id)
+    except Exception:  # noqa: BLE001 - snapshot absent: the default embedding price
+        got = None
+    if got is None:
+        per_1k = float(vector_prices()["bedrock_kb"]["embedding_usd_per_1k_tokens_default"])
+        return (input_tokens + output_tokens) / 1000.0 * per_1k
+    return input_tokens / 1000.0 * got[0] + output_tokens / 1000.0 * got[1]
+
+
+def embedding_usd(tokens: int, model_id: str = EMBED_DEFAULT) -> float:
+    """USD of embedding ``tokens`` input tokens with ``model_id``."""
+    return _tokens_usd(model_id, tokens)
+
+
+def ingestion_resource(kb_id: str, ds_id: str) -> str:
+    """The ledger resource name of an ingestion of one data source."""
+    return f"knowledge-base/{kb_id}/data-source/{ds_id}"
+
+
+def _lab() -> Any:
+    from mllab import hooks
+
+    return hooks.active()
+
+
+def _model_of(arn: str) -> str:
+    m = re.search(r"(?:foundation-model|inference-profile)/(.+)$", arn or "")
+    return m.group(1) if m else (arn or EMBED_DEFAULT)
+
+
+def ingestion_cost(params: dict[str, Any], policy: Policy) -> Estimate:
+    """StartIngestionJob: every byte of the data source's objects as one embedding token.
+
+    A byte per token is an upper bound for text (English averages about four bytes per token);
+    the offline plane settles the ledger with the tokens it really embedded. The data source
+    and its objects are read with the lab's own session (GetDataSource, ListObjectsV2: free).
+
+    Args:
+        params: the StartIngestionJob request.
+        policy: the lab's policy (unused: ingestion leaves nothing running).
+
+    Returns:
+        The estimate.
+    """
+    kb_id, ds_id = str(params.get("knowledgeBaseId")), str(params.get("dataSourceId"))
+    lab = _lab()
+    total, model = 0, EMBED_DEFAULT
+    if lab is not None:
+        try:
+            agent = lab.client(AGENT)
+            ds = agent.get_data_source(knowledgeBaseId=kb_id, dataSourceId=ds_id)["dataSource"]
+            kb = agent.get_knowledge_base(knowledgeBaseId=kb_id)["knowledgeBase"]
+            model = _model_of(
+                kb["knowledgeBaseConfiguration"]["vectorKnowledgeBaseConfiguration"][
+                    "embeddingModelArn"
+                ]
+            )
+            s3c = ds["dataSourceConfiguration"]["s3Configuration"]
+            bucket = s3c["bucketArn"].split(":::", 1)[1]
+            s3 = lab.client("s3")
+            for prefix in s3c.get("inclusionPrefixes") or [""]:
+                for page in s3.get_paginator("list_objects_v2").paginate(
+                    Bucket=bucket, Prefix=prefix
+                ):
+                    total += sum(int(o["Size"]) for o in page.get("Contents", []))
+        except Exception:  # noqa: BLE001 - the call itself reports a missing KB or source
+            pass
+    if total > 5 * 1024**3:
+        raise Refusal(
+            f"the data source holds {total / 1024**3:.1f} GiB; labs ingest small corpora",
+            "point inclusionPrefixes at a smaller prefix",
+        )
+    usd = embedding_usd(total, model)
+    return Estimate(
+        usd,
+        ingestion_resource(kb_id, ds_id),
+        detail={
+            "bytes": total,
+            "worst_case_tokens": total,
+            "embedding_model": model,
+            "basis": "one token per byte of the source objects x the embedding price",
+        },
+    )
+
+
+def retrieve_cost(params: dict[str, Any], policy: Policy) -> Estimate:
+    """Retrieve: one embedding of the query (at most 20,000 characters)."""
+    text = str((params.get("retrievalQuery") or {}).get("text") or "")
+    return Estimate(
+        embedding_usd(max(1, len(text.encode()))),
+        f"knowledge-base/{params.get('knowledgeBaseId')}",
+        detail={"basis": "query bytes as embedding tokens"},
+    )
+
+
+def rag_cost(params: dict[str, Any], policy: Policy) -> Estimate:
+    """RetrieveAndGenerate: the query embedding + the model's worst case.
+
+    Worst case: numberOfResults chunks of 8,192 tokens each plus the template and query as
+    input, and ``maxTokens`` (default 2,048) as output, at the generation model's price.
+    """
+    conf = (params.get("retrieveAndGenerateConfiguration") or {}).get(
+        "knowledgeBaseConfiguration"
+    ) or {}
+    model = _model_of(str(conf.get("modelArn") or ""))
+    k = int(
+        ((conf.get("retrievalConfiguration") or {}).get("vectorSearchConfiguration") or {}).get(
+            "numberOfResults"
+        )
+        or 5
+    )
+    gen = conf.get("generationConfiguration") or {}
+    max_out = int(
+        ((gen.get("inferenceConfig") or {}).get("textInferenceConfig") or {}).get("maxTokens")
+        or 2048
+    )
+    query = str((params.get("input") or {}).get("text") or "")
+    input_tokens = k * 8192 + 1000 + len(query.encode())
+    usd = _tokens_usd(model, input_tokens, max_out) + embedding_usd(len(query.encode()))
+    return Estimate(
+        usd,
+        f"knowledge-base/{conf.get('knowledgeBaseId')}",
+        detail={
+            "model": model,
+            "worst_case_input_tokens": input_tokens,
+            "max_output_tokens": max_out,
+        },
+    )
+
+
+# --------------------------------------------------------------------------- deleters
+
+
+def _agent(session: Any, region: str) -> Any:
+    return session.client(AGENT, region_name=region)
+
+
+def delete_knowledge_base(session: Any, region: str, name: str) -> None:
+    """Delete a knowledge base by id or name (its data sources first; the store stays)."""
+    agent = _agent(session, region)
+    kb_id = name
+    for page in agent.get_paginator("list_knowledge_bases").paginate():
+        for kb in page["knowledgeBaseSummaries"]:
+            if kb["name"] == name:
+                kb_id = kb["knowledgeBaseId"]
+    try:
+        for page in agent.get_paginator("list_data_sources").paginate(knowledgeBaseId=kb_id):
+            for ds in page["dataSourceSummaries"]:
+                ds_id = str(ds["dataSourceId"])
+                quietly(
+                    lambda ds_id=ds_id: agent.delete_data_source(  # type: ignore[misc]
+                        knowledgeBaseId=kb_id, dataSourceId=ds_id
+                    )
+                )
+    except Exception:  # noqa: BLE001 - the KB is gone: nothing to list
+        pass
+    quietly(lambda: agent.delete_knowledge_base(knowledgeBaseId=kb_id))
+
+
+def find_knowledge_bases(session: Any, region: str) -> Iterable[tuple[str, dict[str, str]]]:
+    """Every knowledge base with its tags."""
+    agent = _agent(session, region)
+    for page in agent.get_paginator("list_knowledge_bases").paginate():
+        for kb in page["knowledgeBaseSummaries"]:
+            arn = agent.get_knowledge_base(knowledgeBaseId=kb["knowledgeBaseId"])["knowledgeBase"][
+                "knowledgeBaseArn"
+            ]
+            tags = agent.list_tags_for_resource(resourceArn=arn).get("tags") or {}
+            yield kb["knowledgeBaseId"], dict(tags)
+
+
+def delete_data_source(session: Any, region: str, name: str) -> None:
+    """Delete a data source named ``<kbId>/<dataSourceId>``."""
+    kb_id, _, ds_id = name.partition("/")
+    agent = _agent(session, region)
+    quietly(lambda: agent.delete_data_source(knowledgeBaseId=kb_id, dataSourceId=ds_id))
+
+
+admission.deleter(
+    "bedrock-data-source",
+    created_by=[(AGENT, "CreateDataSource")],
+    delete=delete_data_source,
+    order=20,
+)
+admission.deleter(
+    "bedrock-knowledge-base",
+    created_by=[(AGENT, "CreateKnowledgeBase")],
+    delete=delete_knowledge_base,
+    find=find_knowledge_bases,
+    order=25,
+)
+admission.read(
+    AGENT,
+    "GetKnowledgeBase",
+    "ListKnowledgeBases",
+    "GetDataSource",
+    "ListDataSources",
+    "GetIngestionJob",
+    "ListIngestionJobs",
+    note="knowledge-base descriptions",
+)
+admission.free(
+    AGENT,
+    "CreateKnowledgeBase",
+    "UpdateKnowledgeBase",
+    "DeleteKnowledgeBase",
+    "CreateDataSource",
+    "UpdateDataSource",
+    "DeleteDataSource",
+    "StopIngestionJob",
+    note="a knowledge base bills nothing itself; its vector store is priced where created",
+)
+admission.billable(
+    AGENT,
+    "StartIngestionJob",
+    estimator=ingestion_cost,
+    deleter="bedrock-data-source",
+    note="embedding tokens of every new or changed document",
+)
+admission.billable(
+    RUNTIME,
+    "Retrieve",
+    estimator=retrieve_cost,
+    deleter=admission.NOTHING_PERSISTS,
+    note="one query embedding",
+)
+admission.billable(
+    RUNTIME,
+    "RetrieveAndGenerate",
+    estimator=rag_cost,
+    deleter=admission.NOTHING_PERSISTS,
+    note="query embedding + generation tokens",
+)
