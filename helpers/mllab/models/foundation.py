@@ -127,11 +127,16 @@ def _looks_like_list(part: str) -> bool:
     return len(lines) > 1 and all(len(ln) < 400 for ln in lines)
 
 
+_OBJ = r"(the|a|an|your|only|it|them|in|as|json|one|no|at|each|all|exactly|up|just|with|\d)"
 _INSTRUCTION = re.compile(
-    r"^(you are|you're|answer|respond|reply|use (only )?the|only use|only answer|do not|don't|"
-    r"never|always|please|return|output|format|write|be (concise|brief)|keep (it|your)|"
-    r"if (the|you|it)|based on|using (only )?the|given the|cite|include|provide|limit|"
-    r"summari[sz]e|translate|classify|extract|act as|your (task|job|role))\b",
+    r"^(you are|you're|you will|you must|you should|your (task|job|role)|act as|answer|respond|"
+    r"reply|please|use (only )?the (context|information|documents?|passages?|sources?)|"
+    r"only (use|answer|respond|reply)|"
+    r"(do not|don't|never|always|must)( \w+){0,2} (answer|respond|reply|make up|invent|guess|"
+    r"mention|say|reveal|use|include|output|return|write|cite)|"
+    rf"(return|output|format|write|include|provide|cite|limit|extract|classify|translate) {_OBJ}|"
+    r"summari[sz]e|be (concise|brief)|keep (it|your)|if you|"
+    r"(based on|using|given) (only )?the (context|information|documents?|passages?|sources?))\b",
     re.I,
 )
 
@@ -263,6 +268,11 @@ def _split_question(text: str) -> tuple[str, str]:
     if m is not None:
         return m.group(1).strip(), (text[: m.start()] + text[m.end() :]).strip()
     paragraphs = [p for p in re.split(r"\n\s*\n", text) if p.strip()]
+    task = next((i for i, p in enumerate(paragraphs) if _TASK.match(p)), None)
+    if task is not None and len(paragraphs) > 1:
+        return paragraphs[task].strip(), "\n\n".join(
+            p for i, p in enumerate(paragraphs) if i != task
+        )
     if len(paragraphs) > 1:
         qi = max((i for i, p in enumerate(paragraphs) if "?" in p), default=len(paragraphs) - 1)
         question = paragraphs[qi]
@@ -343,11 +353,13 @@ def parse_request(messages: list[dict[str, Any]], system: list[dict[str, Any]] |
         # answering from a tool result: the question is the user's last question
         question = questions_seen[-1] if questions_seen else ""
     task = "summarize" if _TASK.match(question or "") else "answer"
+    asked = [q for q in split_sentences(question) if not is_instruction(q)]
+    scoring_question = " ".join(asked) if asked and task == "answer" else question
     # instructions can sit inside the question sentence too ("... in 10 words?")
-    all_instructions = " ".join(instructions + [question])
+    all_instructions = " ".join(instructions + [question])  # the full question, instructions too
     seed = json.dumps([messages, system], sort_keys=True, default=str)
     return Request(
-        question=question,
+        question=scoring_question,
         instructions=all_instructions,
         passages=passages,
         tool_results=tool_results,
@@ -567,6 +579,17 @@ class Value:
     kind: str  # number, quoted, email, date, code, name
     start: int
     context: list[str]
+    after: list[str] = field(default_factory=list)
+
+
+def _proper_noun(word: str) -> bool:
+    """True when the tokenizer knows ``word`` better capitalised (fewer tokens) than lower-case:
+    its training text used it mostly as a name (Paris, Lisbon), not as a common word (Shipping)."""
+    return tokens.count(word) < tokens.count(word.lower())
+
+
+def _after(text: str, end: int) -> list[str]:
+    return [_stem(w) for w in _WORD.findall(text[end : end + 40])[:1]]
 
 
 def find_values(text: str) -> list[Value]:
@@ -592,12 +615,20 @@ def find_values(text: str) -> list[Value]:
         if free(m.start(), m.end()):
             raw = m.group(0).replace(",", "")
             num: Any = float(raw) if "." in raw else int(raw)
-            found.append(Value(num, "number", m.start(), ctx(m.start(), m.end())))
+            found.append(
+                Value(num, "number", m.start(), ctx(m.start(), m.end()), _after(text, m.end()))
+            )
             taken.append((m.start(), m.end()))
     for m in _NUMBER_WORD.finditer(text):
         if free(m.start(), m.end()):
             found.append(
-                Value(_SMALL[m.group(0).lower()], "number", m.start(), ctx(m.start(), m.end()))
+                Value(
+                    _SMALL[m.group(0).lower()],
+                    "number",
+                    m.start(),
+                    ctx(m.start(), m.end()),
+                    _after(text, m.end()),
+                )
             )
             taken.append((m.start(), m.end()))
     for m in _CAPS.finditer(text):
@@ -608,7 +639,13 @@ def find_values(text: str) -> list[Value]:
         at_start = m.start() == 0 or re.search(
             r"[.!?:]\s*$|^\s*$", text[max(0, m.start() - 3) : m.start()]
         )
-        if at_start and (first.lower() in _STOP or first.lower() in _COMMON_STARTS):
+        mid_sentence_caps = re.search(rf"[^.!?:\s]\s+{re.escape(first)}\b", text)
+        if at_start and (
+            first.lower() in _STOP
+            or first.lower() in _COMMON_STARTS
+            or not (mid_sentence_caps or _proper_noun(first))
+        ):
+            # a capital at a sentence start is a name only when it is capitalised mid-sentence too
             rest = span.split(None, 1)
             if len(rest) < 2:
                 continue
@@ -625,6 +662,11 @@ _COMMON_STARTS = frozenset(
     "i i'm im my hi hello hey thanks thank yes no ok okay also and then set check look list "
     "create send make use call run help".split()
 )
+
+
+def _informal(words: set[str]) -> bool:
+    """True when a field's words say nothing about units (``value``, ``count``, ``n``)."""
+    return words <= {"value", "count", "number", "n", "amount", "quantity", "total", "num"}
 
 
 def _prop_words(name: str, spec: dict[str, Any]) -> set[str]:
@@ -693,10 +735,11 @@ def _fill_one(
             return None
         best = max(cands, key=lambda iv: (len(words & set(iv[1].context)), -iv[0]))
         i, v = best
-        nums = [c for c in cands]
-        numeric_props = 1
-        if not (words & set(v.context)) and len(nums) > numeric_props:
-            return None
+        if not (words & set(v.context)):
+            # a number next to another unit ("seven days" for "years") does not fill the field
+            unit = [w for w in v.after if w not in _STOP and not w.isdigit()]
+            if len(cands) > 1 or (unit and words and not _informal(words)):
+                return None
         used.add(i)
         return int(v.value) if typ == "integer" else v.value
     if typ == "boolean":
@@ -1009,12 +1052,9 @@ def _answer(req: Request, profile: catalog.Profile, cfg: dict[str, Any],
             threshold = -1.0  # every line of a tool's result answers the call made for it
             k = max(k, min(len(passages), 8))
         cands = [p for p in passages if p.score >= threshold]
-        # a language request narrows to sentences in that language when there are any
-        if ins.language and ins.language != "en":
-            in_lang = [p for p in cands if detect_language(p.text) == ins.language]
-            if in_lang:
-                cands = in_lang
         chosen = choose(cands, k, temperature, top_p, rng)
+        if ins.language and ins.language != "en" and chosen:
+            chosen = _in_language(chosen, passages, ins.language) or chosen
         explanation["scores"] = [
             {"text": p.text, "source": p.source, "score": round(p.score, 4),
              "semantic": round(p.semantic, 4), "lexical": round(p.lexical, 4)}
@@ -1047,6 +1087,31 @@ def _answer(req: Request, profile: catalog.Profile, cfg: dict[str, Any],
     return prefix + text
 
 
+LANGUAGE_ALIGNMENT = 0.2
+
+
+def _in_language(chosen: list[Passage], passages: list[Passage], language: str) -> list[Passage]:
+    """The context sentences in ``language`` closest to each chosen (English) passage.
+
+    The stand-in cannot translate: it answers in another language only by quoting a sentence
+    of the context in that language whose embedding is close to the passage it would have
+    answered with (at least :data:`LANGUAGE_ALIGNMENT` cosine).
+    """
+    from mllab.models import embeddings
+
+    in_lang = [p for p in passages if detect_language(p.text) == language]
+    if not in_lang:
+        return []
+    vecs = embeddings.embed([p.text for p in chosen] + [p.text for p in in_lang])
+    sims = vecs[len(chosen) :] @ vecs[: len(chosen)].T  # (in_lang, chosen)
+    out: list[Passage] = []
+    for j in range(len(chosen)):
+        i = int(np.argmax(sims[:, j]))
+        if sims[i, j] >= LANGUAGE_ALIGNMENT and in_lang[i] not in out:
+            out.append(in_lang[i])
+    return out
+
+
 def _central(passages: list[Passage], k: int) -> list[Passage]:
     """The ``k`` passages closest to the centroid of all passages (extractive summary)."""
     if not passages:
@@ -1071,6 +1136,8 @@ def _json_answer(schema: dict[str, Any], chosen: list[Passage], context: str,
     for name, spec in props.items():
         spec = spec or {}
         typ = spec.get("type")
+        if isinstance(typ, list):
+            typ = next((t for t in typ if t != "null"), "string")
         words = _prop_words(name, spec)
         if name in filled and typ != "string":
             out[name] = filled[name]
