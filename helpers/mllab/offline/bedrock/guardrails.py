@@ -610,7 +610,11 @@ def assess(
         usage["topicPolicyUnits"] = units
         entries = []
         for t in topics:
-            score = gc.topic_score(text, t["definition"], t.get("examples") or [], t["name"]) if text else 0.0
+            score = (
+                gc.topic_score(text, t["definition"], t.get("examples") or [], t["name"])
+                if text
+                else 0.0
+            )
             detected = score >= gc.TOPIC_THRESHOLD
             act = _DONE[_direction(t, source)[1]] if detected else "NONE"
             blocked |= act == "BLOCKED"
