@@ -504,3 +504,22 @@ def test_guard_declares_prices_and_deletes(lab: Any) -> None:
     assert deleter.delete(lab.session, lab.region, "content-only") == "deleted"
     assert deleter.delete(lab.session, lab.region, "content-only") is None  # gone: no error
     assert "content-only" not in dict(deleter.find(lab.session, lab.region))  # type: ignore[misc]
+
+
+def test_list_paginates_and_state_is_wiped_with_the_account(lab: Any) -> None:
+    from mllab.offline import registry
+
+    words = {"wordPolicyConfig": {"managedWordListsConfig": [{"type": "PROFANITY"}]}}
+    for i in range(3):
+        _create(lab, name=f"page-{i}", **words)
+    b = lab.client("bedrock")
+    pages = list(b.get_paginator("list_guardrails").paginate(PaginationConfig={"PageSize": 2}))
+    assert [len(p["guardrails"]) for p in pages] == [2, 1]
+    assert sorted(g["name"] for p in pages for g in p["guardrails"]) == [
+        "page-0",
+        "page-1",
+        "page-2",
+    ]
+    assert guardrails._reset in registry._RESET_HOOKS  # run when the offline account is wiped
+    guardrails._reset()
+    assert b.list_guardrails()["guardrails"] == []
