@@ -148,6 +148,10 @@ def set_tags(arn: str, tags: dict[str, str] | None) -> None:
 @on_reset
 def _reset() -> None:
     with LOCK:
+        for gw in STATE.gateways.values():
+            server = getattr(gw, "server", None)
+            if server is not None:
+                server.should_exit = True  # the gateway's MCP server thread ends
         STATE.runtimes.clear()
         STATE.gateways.clear()
         STATE.memories.clear()

@@ -36,6 +36,20 @@ from typing import Any
 MARKER = "\x1emllab-lambda-phase-end"
 
 
+class ClientContext:
+    """``context.client_context``: the ``custom``, ``env`` and ``client`` parts, as attributes."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.custom = doc.get("custom")
+        self.env = doc.get("env")
+        self.client = doc.get("client")
+
+    @classmethod
+    def of(cls, doc: Any) -> ClientContext | None:
+        """None when the caller sent no client context, as in the runtime."""
+        return cls(doc) if isinstance(doc, dict) else None
+
+
 class LambdaContext:
     """The ``context`` argument, with the attributes and method of the Python runtime's.
 
@@ -52,7 +66,7 @@ class LambdaContext:
         self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
         self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
         self.identity = None
-        self.client_context = request.get("client_context")
+        self.client_context = ClientContext.of(request.get("client_context"))
         self._deadline_ms = float(request["deadline_ms"])
         self._offset_s = float(request.get("clock_offset_s", 0.0))
 
