@@ -7,6 +7,7 @@ See ``docs/lab-style.md`` for the pattern. Every function here makes read-only c
 cost nothing and change nothing.
 """
 
+from mllab.checks import genai  # noqa: E402  (lab 05's inspectors: mllab.checks.genai)
 from mllab.checks.choices import choice, encode_choice
 from mllab.checks.cleanup import Leftover, billable_leftovers, nothing_billable_left
 from mllab.checks.core import CheckFailed, Requirement, fail, parse_results, requirement
@@ -37,6 +38,7 @@ __all__ = [
     "encode_choice",
     "endpoint",
     "fail",
+    "genai",
     "failure_reason",
     "glue_table",
     "iam_policy",
