@@ -1,8 +1,9 @@
-"""A small labelled corpus for knowledge-base tests: topical facts buried in shared boilerplate.
+"""A small labelled corpus for knowledge-base tests: topical facts buried in other paragraphs.
 
-Each document holds one topical paragraph (the fact a question asks for) among paragraphs of
-boilerplate that every document shares, so whole-document chunks are diluted by the
-boilerplate while small chunks isolate the fact: chunking changes measured recall.
+Each document holds one topical paragraph (the fact a question asks for) among boilerplate
+and unrelated distractor paragraphs (a different seeded mix in every document), so a
+whole-document chunk is diluted while small chunks isolate the fact: chunking changes
+measured recall.
 """
 
 from __future__ import annotations
@@ -102,16 +103,73 @@ BOILERPLATE = [
 ]
 
 
-def documents(seed: int = 7) -> dict[str, str]:
-    """``{key: text}`` for every topic: the fact among the shared boilerplate, seeded order."""
+DISTRACTORS = [
+    "The quarterly budget review moved to the second week of the month, and every team lead "
+    "must submit spending forecasts with receipts attached.",
+    "Our office kitchen will be repainted next Friday, so please take your mugs and snacks "
+    "home before the weekend.",
+    "The football club won its third match in a row after a late goal from the young striker "
+    "in the final minute.",
+    "Medieval castles were built with thick stone walls, narrow windows and a moat to keep "
+    "attackers away from the gate.",
+    "The new smartphone has a larger screen, a faster processor and a camera that works "
+    "better in low light.",
+    "Traffic on the northern highway is heavy this morning because of roadworks near the "
+    "river bridge.",
+    "The novel follows a detective who returns to her home town to solve a decades-old "
+    "mystery about a missing painter.",
+    "Customers can return unused items within thirty days if they keep the original receipt "
+    "and packaging.",
+    "The orchestra rehearsed the symphony for weeks before the premiere in the renovated "
+    "concert hall downtown.",
+    "Municipal elections will be held in spring, and candidates must register with the city "
+    "clerk by the end of January.",
+    "The hotel offers a rooftop pool, a fitness centre and free breakfast for guests who book "
+    "directly online.",
+    "Software updates are installed automatically overnight; restart your laptop in the "
+    "morning to finish the installation.",
+    "The art museum opened an exhibition of modern sculpture with works in bronze, glass and "
+    "recycled steel.",
+    "Airline passengers may carry one bag and one personal item; larger suitcases must be "
+    "checked at the counter.",
+    "The cooking class teaches how to make fresh pasta, tomato sauce and a simple tiramisu.",
+    "Wind farms along the coast now supply a fifth of the region's electricity on average.",
+]
+
+
+def documents(seed: int = 7, distractors: int = 6) -> dict[str, str]:
+    """``{key: text}`` for every topic: the fact among shared boilerplate and seeded
+    distractor paragraphs (different in every document)."""
     rng = random.Random(seed)
     out = {}
     for topic, fact, _q in FACTS:
-        paras = list(BOILERPLATE)
+        paras = rng.sample(BOILERPLATE, 2) + rng.sample(DISTRACTORS, distractors)
         rng.shuffle(paras)
         paras.insert(rng.randrange(1, len(paras)), fact)
         out[f"kb/{topic}.txt"] = "\n\n".join(paras)
     return out
+
+
+#: The phrase of each fact that answers its question (a retrieved chunk must hold it whole).
+ANSWERS = {
+    "volcano": "buried two fishing villages",
+    "coffee": "nine bars of pressure",
+    "bees": "waggle dance",
+    "tides": "gravitational pull of the moon",
+    "chess": "neither piece has moved before",
+    "vaccine": "harmless piece of a pathogen",
+    "bread": "wild yeast and lactic acid bacteria",
+    "glacier": "carving U-shaped valleys",
+    "piano": "felt hammers strike steel strings",
+    "satellite": "thirty-six thousand kilometres above the",
+    "photosynthesis": "in the chloroplasts of their leaves",
+    "marathon": "fixed at the 1908 London",
+}
+
+
+def answers() -> list[tuple[str, str]]:
+    """(question, answer phrase a retrieved chunk must contain)."""
+    return [(q, ANSWERS[topic]) for topic, _f, q in FACTS]
 
 
 def questions() -> list[tuple[str, str]]:

@@ -242,11 +242,15 @@ def test_dimension_mismatch_and_filterable_size_fail_per_document(lab: Any) -> N
     assert job["statistics"]["numberOfDocumentsFailed"] == 12
     assert "does not match the dimension 512" in job["failureReasons"][0]
     # an index that did not declare the chunk text non-filterable: 2 KB filterable limit
+    lab.client("s3").put_object(
+        Bucket=lab.bucket, Key="kb/long.txt", Body=("A long sentence about kites. " * 120).encode()
+    )
     kb2 = make_kb(lab, make_index(lab, name="all-filterable", nonfilterable=False), name="kb-b")
     ds2 = make_source(lab, kb2, {"chunkingStrategy": "NONE"})
     job2 = sync(lab, kb2, ds2)
-    assert job2["statistics"]["numberOfDocumentsFailed"] == 12
-    assert "2 KB" in job2["failureReasons"][0]
+    assert job2["statistics"]["numberOfDocumentsFailed"] == 1
+    assert job2["statistics"]["numberOfNewDocumentsIndexed"] == 12
+    assert "2 KB" in job2["failureReasons"][0] and "long.txt" in job2["failureReasons"][0]
     with pytest.raises(ClientError, match="index not found"):
         agent.create_knowledge_base(
             name="kb-c",
@@ -266,40 +270,66 @@ def test_dimension_mismatch_and_filterable_size_fail_per_document(lab: Any) -> N
         make_kb(lab, make_index(lab, dim=300, name="odd"), dims=300, name="kb-d")
 
 
+def answer_recall_at_k(lab: Any, kb_id: str, k: int, labels: list[tuple[str, str]]) -> float:
+    """Share of questions for which one of the top-k chunks holds the whole answer phrase."""
+    rt = lab.client("bedrock-agent-runtime")
+    hits = 0
+    for q, phrase in labels:
+        res = rt.retrieve(
+            knowledgeBaseId=kb_id,
+            retrievalQuery={"text": q},
+            retrievalConfiguration={"vectorSearchConfiguration": {"numberOfResults": k}},
+        )["retrievalResults"]
+        hits += any(phrase in " ".join(r["content"]["text"].split()) for r in res)
+    return hits / len(labels)
+
+
+def _fixed(tokens: int, overlap: int) -> dict[str, Any]:
+    return {
+        "chunkingStrategy": "FIXED_SIZE",
+        "fixedSizeChunkingConfiguration": {"maxTokens": tokens, "overlapPercentage": overlap},
+    }
+
+
 def test_recall_at_k_for_two_chunking_settings(
     lab: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     put_corpus(lab)
-    labels = kb_corpus.questions()
-    small = make_kb(lab, make_index(lab, name="small-chunks"), name="kb-small")
-    sync(
-        lab,
-        small,
-        make_source(
-            lab,
-            small,
-            {
-                "chunkingStrategy": "FIXED_SIZE",
-                "fixedSizeChunkingConfiguration": {"maxTokens": 60, "overlapPercentage": 20},
-            },
-        ),
-    )
-    whole = make_kb(lab, make_index(lab, name="whole-docs"), name="kb-whole")
-    sync(lab, whole, make_source(lab, whole, {"chunkingStrategy": "NONE"}))
-    r_small = {k: recall_at_k(lab, small, k, labels) for k in (1, 3)}
-    r_whole = {k: recall_at_k(lab, whole, k, labels) for k in (1, 3)}
-    # wrong labels (each question paired with another topic's document) must score low
-    shifted = [(q, labels[(i + 1) % len(labels)][1]) for i, (q, _k) in enumerate(labels)]
-    r_wrong = recall_at_k(lab, small, 1, shifted)
-    with capsys.disabled():
-        print(
-            f"\nRecall@1/@3 FIXED_SIZE 60 tokens: {r_small[1]:.2f}/{r_small[3]:.2f}; "
-            f"NONE (whole document): {r_whole[1]:.2f}/{r_whole[3]:.2f}; "
-            f"shuffled labels @1: {r_wrong:.2f} ({len(labels)} questions)"
+    docs, answers = kb_corpus.questions(), kb_corpus.answers()
+    results = {}
+    for name, conf in (
+        ("FIXED_SIZE 80 tokens, 20%", _fixed(80, 20)),
+        ("FIXED_SIZE 8 tokens, 1%", _fixed(8, 1)),
+    ):
+        idx = name.split()[1] + "-tokens"
+        kb = make_kb(lab, make_index(lab, name=f"idx-{idx}"), name=f"kb-{idx}")
+        sync(lab, kb, make_source(lab, kb, conf))
+        results[name] = (
+            {k: recall_at_k(lab, kb, k, docs) for k in (1, 3)},
+            {k: answer_recall_at_k(lab, kb, k, answers) for k in (1, 3)},
+            kb,
         )
-    assert r_small[3] >= 0.75
-    assert r_small[1] > r_whole[1]
-    assert r_wrong <= 0.2
+    big, small = results["FIXED_SIZE 80 tokens, 20%"], results["FIXED_SIZE 8 tokens, 1%"]
+    # wrong labels (each question paired with another topic's document / answer) must miss
+    shifted = [(q, docs[(i + 1) % len(docs)][1]) for i, (q, _k) in enumerate(docs)]
+    wrong_docs = recall_at_k(lab, big[2], 3, shifted)
+    wrong_answers = answer_recall_at_k(
+        lab,
+        big[2],
+        3,
+        [(q, answers[(i + 1) % len(answers)][1]) for i, (q, _a) in enumerate(answers)],
+    )
+    with capsys.disabled():
+        for name, (rd, ra, _kb) in results.items():
+            print(
+                f"\n{name}: document Recall@1 {rd[1]:.2f} @3 {rd[3]:.2f}; "
+                f"answer-in-chunk Recall@1 {ra[1]:.2f} @3 {ra[3]:.2f} ({len(docs)} questions)"
+            )
+        print(f"shuffled labels @3: document {wrong_docs:.2f}, answer {wrong_answers:.2f}")
+    assert big[0][3] >= 0.9 and big[1][3] >= 0.75
+    # chunks too small split the answer from its subject: measurably worse
+    assert small[1][3] < big[1][3]
+    assert wrong_docs <= 0.25 and wrong_answers <= 0.1
 
 
 def test_hierarchical_returns_parents_and_semantic_chunks(lab: Any) -> None:
