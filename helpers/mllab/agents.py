@@ -11,7 +11,8 @@ asks about (MLA-C02 4.1.5, 4.2.2, 4.2.8):
 * **tool errors** -- ``execute_tool`` spans whose status is ERROR or whose
   ``gen_ai.tool.status`` is not ``success``;
 * **loops** -- the same tool called with the same arguments ``loop_threshold`` times or more
-  in one trace (an agent that keeps asking a tool that never satisfies it);
+  in one trace, or in one runtime session (an agent that keeps asking a tool that never
+  satisfies it, whether inside one agent call or across the calls of a retry loop);
 * **truncated streams** -- a runtime span whose response stream did not end cleanly
   (``mllab.stream.complete`` false) or a model call that stopped at ``max_tokens``;
 * **budget overruns** -- a trace longer than ``max_seconds`` or spending more than
@@ -141,6 +142,7 @@ def diagnose(
     """
     out = Diagnosis()
     tool_counter: Counter[str] = Counter()
+    per_session: dict[str, Counter[tuple[str, str]]] = defaultdict(Counter)
     for trace_id, group in traces(span_docs).items():
         repeats: Counter[tuple[str, str]] = Counter()
         tokens = 0
@@ -178,6 +180,8 @@ def diagnose(
                 tool_counter[name] += 1
                 args = str(attrs.get("gen_ai.tool.call.arguments", ""))
                 repeats[(name, args)] += 1
+                if attrs.get("session.id"):
+                    per_session[str(attrs["session.id"])][(name, args)] += 1
                 tool_status = str(attrs.get("gen_ai.tool.status", "success"))
                 if status == "ERROR" or tool_status not in ("success", ""):
                     out.findings.append(
@@ -211,5 +215,16 @@ def diagnose(
             out.findings.append(
                 Finding("token_budget", trace_id, f"spent {tokens} tokens, budget {max_tokens}")
             )
+    for sid, counter in per_session.items():
+        for (name, _args), n in counter.items():
+            if n >= loop_threshold:
+                out.findings.append(
+                    Finding(
+                        "loop",
+                        sid,
+                        f"tool {name} was called {n} times with the same input "
+                        "across the session's agent calls",
+                    )
+                )
     out.tool_calls = dict(tool_counter)
     return out
