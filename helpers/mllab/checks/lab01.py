@@ -520,10 +520,16 @@ def _reads_table(req: Requirement, q: Any, what: str, table: str, min_bytes: int
         + (" and a VALUES literal" if literal else "")
         + f": the answer must come from the table {table}, not from numbers computed elsewhere",
     )
+    hint = ""
+    if "dt" in _filter_columns(q.query):
+        hint = (
+            ": it filters on dt, the partition Firehose names after the day it *received* the "
+            "clicks, not the day they happened; filter on the event time ts"
+        )
     req.expect(
         q.bytes_scanned >= min_bytes,
         f"{what} scanned {q.bytes_scanned:,} bytes; reading {table} for that day scans at least "
-        f"{min_bytes:,}",
+        f"{min_bytes:,}{hint}",
     )
 
 
