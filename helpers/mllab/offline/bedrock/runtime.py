@@ -369,19 +369,10 @@ def _converse_inputs(call: OfflineCall) -> dict[str, Any]:
     system = p.get("system")
     icfg = p.get("inferenceConfig")
     tcfg = p.get("toolConfig")
-    if ":prompt/" in model_id or re.fullmatch(r"[A-Z0-9]{10}(:\d+)?", model_id):
-        extra = [
-            k
-            for k in ("system", "inferenceConfig", "toolConfig", "additionalModelRequestFields")
-            if p.get(k)
-        ]
-        if extra:
-            raise _validation(
-                f"You can't include {', '.join(extra)} in a Converse request that uses a prompt "
-                "from Prompt Management: the prompt sets them. Remove them, or change the prompt."
-            )
+    if ":prompt/" in model_id:
         from mllab.offline.bedrock import prompts
 
+        prompts.check_converse_request(p)
         resolved = prompts.resolve(
             call.account_id, call.region, model_id, dict(p.get("promptVariables") or {})
         )
