@@ -118,3 +118,35 @@ def test_strands_agent_runs_unchanged_with_tools_and_spans(lab: Any, tmp_path: P
     assert found.tool_calls == {"order_status": 1}
     # the Converse calls were priced by the guard: the ledger has them
     assert lab.cost()["spent_usd"] > 0
+
+
+def test_code_artifact_in_s3(lab: Any) -> None:
+    from tests.offline.agentcore.agent_code import code_zip
+
+    lab.client("s3").put_object(Bucket=lab.bucket, Key="agents/plain.zip", Body=code_zip(PLAIN))
+    ctl = lab.client("bedrock-agentcore-control")
+    artifact = {
+        "codeConfiguration": {
+            "code": {"s3": {"bucket": lab.bucket, "prefix": "agents/plain.zip"}},
+            "runtime": "PYTHON_3_12",
+            "entryPoint": ["opentelemetry-instrument", "main.py"],
+        }
+    }
+    rt = ctl.create_agent_runtime(
+        agentRuntimeName="fromzip",
+        agentRuntimeArtifact=artifact,
+        roleArn=lab.role_arn,
+        networkConfiguration={"networkMode": "PUBLIC"},
+    )
+    _, body = _invoke(lab.client("bedrock-agentcore"), rt["agentRuntimeArn"], S1, {"note": "z"})
+    assert json.loads(body)["seen"] == ["z"]
+    missing = dict(artifact)
+    missing["codeConfiguration"] = {**artifact["codeConfiguration"], "entryPoint": ["other.py"]}
+    with pytest.raises(ClientError) as err:
+        ctl.create_agent_runtime(
+            agentRuntimeName="wrongentry",
+            agentRuntimeArtifact=missing,
+            roleArn=lab.role_arn,
+            networkConfiguration={"networkMode": "PUBLIC"},
+        )
+    assert "other.py is not in the code artifact" in err.value.response["Error"]["Message"]
