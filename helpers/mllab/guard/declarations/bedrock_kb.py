@@ -10,8 +10,10 @@ declarations are at the end of this module.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from mllab.guard import admission
@@ -262,3 +264,115 @@ admission.billable(
     deleter=admission.NOTHING_PERSISTS,
     note="query embedding + generation tokens",
 )
+
+
+# --------------------------------------------------------------------------- evaluation jobs
+
+BEDROCK = "bedrock"
+
+
+def _dataset_bytes(uri: str) -> tuple[int, int]:
+    """(records, bytes) of a JSONL dataset in S3, read with the lab's session (free)."""
+    lab = _lab()
+    m = re.match(r"^s3://([^/]+)/(.+)$", uri or "")
+    if not m:  # a built-in dataset: AWS samples at most 100 prompts of it per job
+        return 100, 100 * 1024
+    if lab is None:
+        return 1000, 1000 * 4096
+    try:
+        body = lab.client("s3").get_object(Bucket=m.group(1), Key=m.group(2))["Body"].read()
+    except Exception:  # noqa: BLE001 - the job itself reports an unreadable dataset
+        return 1000, 1000 * 4096
+    lines = [ln for ln in body.splitlines() if ln.strip()]
+    return len(lines), len(body)
+
+
+def evaluation_cost(params: dict[str, Any], policy: Policy) -> Estimate:
+    """CreateEvaluationJob: the evaluated model's and the judge's tokens, worst case.
+
+    Per record: the prompt's bytes as input tokens plus ``maxTokens`` (from inferenceParams,
+    default 2,048) as output, per model (twice with Builtin.Robustness); the judge reads a
+    ~400-token rubric, the record and the response once per metric and writes 50 tokens.
+
+    Args:
+        params: the CreateEvaluationJob request.
+        policy: unused (nothing keeps running).
+
+    Returns:
+        The estimate.
+    """
+    auto = (params.get("evaluationConfig") or {}).get("automated") or {}
+    judges = [
+        _model_of(m["modelIdentifier"])
+        for m in ((auto.get("evaluatorModelConfig") or {}).get("bedrockEvaluatorModels") or [])
+    ]
+    inf = params.get("inferenceConfig") or {}
+    models = []
+    for m in inf.get("models") or []:
+        bm = m.get("bedrockModel") or {}
+        try:
+            ip = json.loads(bm.get("inferenceParams") or "{}")
+        except ValueError:
+            ip = {}
+        max_out = int((ip.get("inferenceConfig") or {}).get("maxTokens") or 2048)
+        models.append((_model_of(bm.get("modelIdentifier", "")), max_out))
+    rag = inf.get("ragConfigs")
+    if rag:
+        kbc = (rag[0].get("knowledgeBaseConfig") or {}).get("retrieveAndGenerateConfig") or {}
+        gen_model = _model_of(
+            str((kbc.get("knowledgeBaseConfiguration") or {}).get("modelArn") or "")
+        )
+        if kbc:
+            models.append((gen_model, 2048))
+    usd, records_total = 0.0, 0
+    for conf in auto.get("datasetMetricConfigs") or []:
+        uri = ((conf.get("dataset") or {}).get("datasetLocation") or {}).get("s3Uri", "")
+        records, size = _dataset_bytes(uri)
+        records_total += records
+        metrics_n = len(conf.get("metricNames") or [])
+        factor = 2 if "Builtin.Robustness" in (conf.get("metricNames") or []) else 1
+        for model, max_out in models:
+            extra = 5 * 8192 * records if rag else 0  # retrieved passages in the prompt
+            usd += factor * _tokens_usd(model, size + extra, records * max_out)
+        for j in judges:
+            per = 400 + size // max(1, records) + 2048
+            usd += _tokens_usd(j, records * metrics_n * per, records * metrics_n * 50)
+    return Estimate(
+        usd,
+        str(params.get("jobName", "")),
+        detail={
+            "records": records_total,
+            "models": [m for m, _ in models],
+            "judges": judges,
+            "basis": "model tokens (prompt bytes + maxTokens) + judge tokens per metric",
+        },
+    )
+
+
+def delete_evaluation_job(session: Any, region: str, name: str) -> None:
+    """Stop (if running) and delete one evaluation job by name or ARN; gone is fine."""
+    br = session.client(BEDROCK, region_name=region)
+    for page in br.get_paginator("list_evaluation_jobs").paginate():
+        for j in page["jobSummaries"]:
+            if name in (j["jobName"], j["jobArn"]):
+                arn = str(j["jobArn"])
+                if j["status"] == "InProgress":
+                    quietly(partial(br.stop_evaluation_job, jobIdentifier=arn))
+                quietly(partial(br.batch_delete_evaluation_job, jobIdentifiers=[arn]))
+
+
+admission.deleter(
+    "bedrock-evaluation-job",
+    created_by=[(BEDROCK, "CreateEvaluationJob")],
+    delete=delete_evaluation_job,
+    order=15,
+)
+admission.billable(
+    BEDROCK,
+    "CreateEvaluationJob",
+    estimator=evaluation_cost,
+    deleter="bedrock-evaluation-job",
+    note="the evaluated model's and the judge model's tokens",
+)
+admission.read(BEDROCK, "GetEvaluationJob", "ListEvaluationJobs")
+admission.free(BEDROCK, "StopEvaluationJob", "BatchDeleteEvaluationJob")
