@@ -142,6 +142,7 @@ def check_xgboost(
     )
     auc = job.metrics.get("validation:auc")
     req.expect(auc is not None, f"no validation:auc metric ({sorted(job.metrics)})")
+    assert auc is not None
     req.expect(auc >= 0.85, f"validation:auc is {auc:.3f}; expected >= 0.85")
     req.note(
         f"{job.name}: validation AUC {auc:.3f}, scale_pos_weight {spw}, spot: billable "
