@@ -175,7 +175,15 @@ def _delete_gateway(session: Any, region: str, name: str) -> None:
     for gw in c.list_gateways().get("items", []):
         if name in (gw["gatewayId"], gw["name"]):
             gid = gw["gatewayId"]
-    for t in c.list_gateway_targets(gatewayIdentifier=gid).get("items", []) if gid else []:
+    from mllab.guard.declarations._util import gone
+
+    try:
+        targets = c.list_gateway_targets(gatewayIdentifier=gid).get("items", [])
+    except Exception as err:  # noqa: BLE001 - already deleted: nothing to do
+        if gone(err):
+            return
+        raise
+    for t in targets:
         _quiet(lambda t=t: c.delete_gateway_target(gatewayIdentifier=gid, targetId=t["targetId"]))
     _quiet(lambda: c.delete_gateway(gatewayIdentifier=gid))
 
