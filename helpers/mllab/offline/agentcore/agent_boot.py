@@ -47,9 +47,10 @@ def _hex(n: int, width: int) -> str:
 
 
 def _install_tracing() -> None:
-    path = os.environ.get("MLLAB_AGENT_SPANS")
-    if not path:
+    found = os.environ.get("MLLAB_AGENT_SPANS")
+    if not found:
         return
+    path: str = found
     try:
         from opentelemetry import trace
         from opentelemetry.sdk.resources import Resource

@@ -366,8 +366,8 @@ def create_event(call: OfflineCall) -> dict[str, Any]:
     """Store one short-term event; the strategies extract long-term records from it."""
     mem = _memory(call)
     p = call.params
-    ts = p.get("eventTimestamp")
-    t = ts.timestamp() if hasattr(ts, "timestamp") else float(ts or store.now())
+    ts: Any = p.get("eventTimestamp")
+    t = float(ts.timestamp()) if hasattr(ts, "timestamp") else float(ts or store.now())
     event = {
         "memoryId": mem.id,
         "actorId": str(p["actorId"]),

@@ -290,7 +290,11 @@ def reap(now: float | None = None) -> int:
     return len(ended)
 
 
-clock.on_advance(lambda: reap())
+def _reap_on_advance() -> None:
+    reap()
+
+
+clock.on_advance(_reap_on_advance)
 
 
 def stop_sessions(runtime_arn: str | None = None) -> None:
