@@ -909,6 +909,7 @@ def generate(
     tool_config: dict[str, Any] | None = None,
     *,
     explain: bool = False,
+    input_tokens: int | None = None,
 ) -> dict[str, Any]:
     """Answer a Converse-shaped request with the extractive stand-in model.
 
@@ -920,6 +921,8 @@ def generate(
             temperature, topP).
         tool_config: Converse ``toolConfig`` (tools, toolChoice).
         explain: add an ``"explanation"`` key with the scores behind each choice.
+        input_tokens: the request's input tokens when the caller counted them already
+            (:func:`count_input_tokens`); counted here otherwise.
 
     Returns:
         ``{"output": {"message": ...}, "stopReason": ..., "usage": {...}}``. Costs nothing
@@ -933,7 +936,8 @@ def generate(
         raise ModelInputError("The provided model identifier is invalid.")
     cfg = dict(inference_config or {})
     _check(profile, messages, system, tool_config, cfg)
-    input_tokens = count_input_tokens(messages, system, tool_config)
+    if input_tokens is None:
+        input_tokens = count_input_tokens(messages, system, tool_config)
     if input_tokens > profile.context_window:
         raise ModelInputError(
             f"Input is too long for requested model. The request has {input_tokens} input "

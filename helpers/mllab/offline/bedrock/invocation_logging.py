@@ -32,15 +32,24 @@ import threading
 import uuid
 from typing import Any
 
-from mllab.offline.registry import AwsError, OfflineCall, handles
+from mllab.offline.registry import AwsError, OfflineCall, handles, on_reset
 
 NAMESPACE = "AWS/Bedrock"
 LOG_STREAM = "aws/bedrock/modelinvocations"
 _LOCK = threading.RLock()
 
 
+_PENDING: list[tuple[str, str, dict[str, Any]]] = []
+#: Buffered data points that trigger a flush into moto's CloudWatch.
+FLUSH_AT = 500
+
+
 def put_metrics(account_id: str, region: str, model_id: str, values: dict[str, float]) -> None:
     """Publish ``AWS/Bedrock`` metric data points with dimension ``ModelId``.
+
+    Points are buffered in memory and written into moto's CloudWatch before any CloudWatch
+    read (GetMetricStatistics, GetMetricData, ListMetrics), so reads see every invocation and
+    a call does not pay for moto's bookkeeping.
 
     Args:
         account_id: the offline account.
@@ -51,24 +60,56 @@ def put_metrics(account_id: str, region: str, model_id: str, values: dict[str, f
     Costs nothing offline (AWS publishes these itself).
     """
     units = {"InvocationLatency": "Milliseconds"}
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # moto compares naive UTC
+    with _LOCK:
+        for name, v in values.items():
+            _PENDING.append((account_id, region, {
+                "MetricName": name, "Value": float(v), "Unit": units.get(name, "Count"),
+                "Timestamp": now, "Dimensions": [{"Name": "ModelId", "Value": model_id}],
+            }))  # fmt: skip
+        full = len(_PENDING) >= FLUSH_AT
+    if full:
+        flush_metrics()
+
+
+def flush_metrics() -> None:
+    """Write the buffered ``AWS/Bedrock`` points into moto's CloudWatch. Costs nothing."""
+    with _LOCK:
+        pending = list(_PENDING)
+        _PENDING.clear()
+    if not pending:
+        return
+    batches: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for acct, region, point in pending:
+        batches.setdefault((acct, region), []).append(point)
     try:
         from moto.cloudwatch.models import cloudwatch_backends
 
-        now = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # moto compares naive UTC
-        data = [
-            {
-                "MetricName": name,
-                "Value": float(v),
-                "Unit": units.get(name, "Count"),
-                "Timestamp": now,
-                "Dimensions": [{"Name": "ModelId", "Value": model_id}],
-            }
-            for name, v in values.items()
-        ]
-        with _LOCK:
-            cloudwatch_backends[account_id][region].put_metric_data(NAMESPACE, data)
-    except Exception:  # noqa: BLE001 - metrics must never fail a call (moto stopped)
+        for (acct, region), data in batches.items():
+            cloudwatch_backends[acct][region].put_metric_data(NAMESPACE, data)
+    except Exception:  # noqa: BLE001 - moto stopped (lab closed): the metrics go with it
         pass
+
+
+@on_reset
+def _drop_pending() -> None:
+    with _LOCK:
+        _PENDING.clear()
+
+
+@handles("cloudwatch", "GetMetricStatistics")
+def _flush_before_get_metric_statistics(call: OfflineCall) -> None:
+    flush_metrics()
+
+
+@handles("cloudwatch", "GetMetricData")
+def _flush_before_get_metric_data(call: OfflineCall) -> None:
+    flush_metrics()
+
+
+@handles("cloudwatch", "ListMetrics")
+def _flush_before_list_metrics(call: OfflineCall) -> None:
+    flush_metrics()
 
 
 def _config(account_id: str, region: str) -> dict[str, Any]:
@@ -103,8 +144,9 @@ def log_invocation(
         operation: ``Converse``, ``ConverseStream``, ``InvokeModel``, ...
         model_id: the id the caller invoked.
         request_id: the request id.
-        input_body: the request (JSON-able).
-        output_body: the response (JSON-able).
+        input_body: the request (JSON-able), or a function returning it (called only when
+            the configuration delivers bodies).
+        output_body: the response, or a function returning it.
         input_tokens: counted input tokens.
         output_tokens: counted output tokens.
         identity_arn: the caller's ARN.

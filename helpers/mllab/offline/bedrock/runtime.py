@@ -277,8 +277,9 @@ def _run(
     if result is None:
         try:
             result = foundation.generate(
-                prof.model_id, messages, system, inference_config, tool_config
-            )
+                prof.model_id, messages, system, inference_config, tool_config,
+                input_tokens=input_tokens,
+            )  # fmt: skip
         except foundation.ModelInputError as err:
             raise _model_error(err) from None
         if guardrail:
@@ -418,7 +419,7 @@ def _converse(call: OfflineCall) -> dict[str, Any]:
         )
         answer = _public(result)
         _log(call, "Converse", request_id, str(call.params.get("modelId")),
-             _loggable_request(call.params), answer, result["usage"])  # fmt: skip
+             lambda: _loggable_request(call.params), answer, result["usage"])  # fmt: skip
         answer["ResponseMetadata"] = _headers(
             request_id, result["usage"], result["metrics"]["latencyMs"]
         )
@@ -462,7 +463,7 @@ def _converse_stream(call: OfflineCall) -> dict[str, Any]:
             call, operation="ConverseStream", guardrail=call.params.get("guardrailConfig"), **inputs
         )
         _log(call, "ConverseStream", request_id, str(call.params.get("modelId")),
-             _loggable_request(call.params), _public(result), result["usage"])  # fmt: skip
+             lambda: _loggable_request(call.params), _public(result), result["usage"])  # fmt: skip
         return {
             "stream": EventStream(converse_events(result)),
             "ResponseMetadata": _headers(
@@ -728,7 +729,7 @@ def titan_embed(body: dict[str, Any], prof: Any) -> tuple[dict[str, Any], int]:
     if not types or any(t not in ("float", "binary") for t in types):
         raise _malformed(f"#/embeddingTypes: {types} is not a valid enum value")
     vec = embeddings.embed([text], dimensions=int(dims), normalize=normalize)[0]
-    floats = [float(x) for x in vec]
+    floats = vec.astype(float).tolist()
     by_type: dict[str, Any] = {}
     if "float" in types:
         by_type["float"] = floats
@@ -795,7 +796,7 @@ def cohere_embed(body: dict[str, Any], prof: Any) -> tuple[dict[str, Any], int]:
     by: dict[str, Any] = {}
     for kind in types:
         if kind == "float":
-            by["float"] = [[float(x) for x in v] for v in vecs]
+            by["float"] = vecs.astype(float).tolist()
         elif kind in ("int8", "uint8"):
             scale = np.abs(vecs).max(axis=1, keepdims=True)
             q = np.round(vecs / np.where(scale > 0, scale, 1) * 127).astype(int)
