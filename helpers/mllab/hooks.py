@@ -1,8 +1,10 @@
 """botocore event wiring shared by the cost guard and the offline data plane.
 
-While a lab is open, three handlers are added to botocore's built-in handlers, so every
-session created from then on (the lab's, boto3's default, one the SageMaker SDK makes)
-carries them:
+Every client is bound while a lab is open, whoever made it and whenever: ``import mllab``
+wraps ``botocore.client.BaseClient._make_api_call`` (below every client's own event system),
+and the wrapper, inert while no lab is open, registers these handlers on the client's
+events at its first call during a lab (clients made before the lab, before ``import mllab``,
+or cached by the SageMaker SDK included):
 
 * ``before-parameter-build``: the guard checks (and may refuse) and tags the request;
   the parameters are stashed in the request context.
@@ -10,17 +12,27 @@ carries them:
 * ``after-call``: the guard records the accepted request; offline, a registered
   ``after`` handler may do the real work.
 
-The handlers act for the innermost open lab (:func:`active`), and do nothing when none is.
+Offline, a bound client signs with the fake credentials while the lab is open. A client of
+the lab's own session raises :class:`~mllab.guard.errors.CostGuardError` once that lab is
+closed instead of sending. A request that fails or raises drops its budget reservation.
+Offline, ``botocore.endpoint.Endpoint._send`` (reached only when nothing answered a request)
+is wrapped too: a client made before moto was imported is handed to moto's stubber there,
+and anything else is refused, so no request reaches the network. The handlers act for the
+innermost open lab (:func:`active`).
 """
 
 from __future__ import annotations
 
 import copy
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
-from botocore.handlers import BUILTIN_HANDLERS
+from botocore.client import BaseClient
+from botocore.credentials import Credentials
+from botocore.endpoint import Endpoint
 
+from mllab.guard.errors import CostGuardError
 from mllab.offline.registry import AwsError, OfflineCall, lookup
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -35,7 +47,10 @@ class on_behalf_of_a_service:  # noqa: N801 - used as a context manager, reads l
 
     On AWS the guard never sees them: SageMaker Pipelines starts its steps' jobs. Offline the
     executor makes them through the lab session, so inside this block the guard still checks
-    them but writes no ledger row: their cost was estimated at StartPipelineExecution.
+    them (allow-list, bounds) and writes no ledger row: their cost was reserved at
+    StartPipelineExecution. They draw on what the lab's executions were priced at
+    (``Guard.service_allowance``), so notebook code entering this block cannot spend more
+    than what was already reserved.
     """
 
     def __enter__(self) -> None:
@@ -56,23 +71,160 @@ def active() -> Lab | None:
 
 
 def push(lab: Lab) -> None:
-    """Make ``lab`` the active lab and make sure the handlers are installed."""
+    """Make ``lab`` the active lab (nested in the labs already open)."""
     with _LOCK:
+        for outer in _STACK:
+            outer.guard.child_runs.add(lab.run_id)
+        lab.guard.parents = [outer.guard for outer in _STACK]
         _STACK.append(lab)
-        for spec in _SPECS:
-            if spec not in BUILTIN_HANDLERS:
-                BUILTIN_HANDLERS.append(spec)
+    install()
 
 
 def pop(lab: Lab) -> None:
-    """Remove ``lab`` from the active labs; uninstall the handlers after the last one."""
+    """Remove ``lab`` from the active labs."""
     with _LOCK:
         if lab in _STACK:
             _STACK.remove(lab)
-        if not _STACK:
-            for spec in _SPECS:
-                while spec in BUILTIN_HANDLERS:
-                    BUILTIN_HANDLERS.remove(spec)
+        if not any(open_lab.backend == "offline" for open_lab in _STACK):
+            for client in list(_SWAPPED):
+                _unbind_credentials(client)
+            _SWAPPED.clear()
+
+
+# --------------------------------------------------------------------------- client binding
+
+_ORIGINAL_MAKE_API_CALL = BaseClient._make_api_call
+_ORIGINAL_SEND = Endpoint._send
+_FAKE = Credentials("testing", "testing", "testing")
+_calls = threading.local()
+_SWAPPED: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def _frames() -> list[dict[str, Any]]:
+    stack = getattr(_calls, "stack", None)
+    if stack is None:
+        stack = _calls.stack = []
+    return stack
+
+
+def _owner(client: Any, lab: Lab | None) -> None:
+    """Note the lab whose session made ``client`` (its credentials are the session's)."""
+    if lab is None or getattr(client, "_mllab_owner", None) is not None:
+        return
+    creds = getattr(getattr(client, "_request_signer", None), "_credentials", None)
+    try:
+        mine = creds is not None and creds is lab.session.get_credentials()
+    except AttributeError:  # the lab is still opening: its session does not exist yet
+        mine = False
+    if mine:
+        client._mllab_owner = weakref.ref(lab)
+
+
+def _bind(client: Any, lab: Lab) -> None:
+    """Register the handlers on one client (once) and, offline, give it the fake credentials."""
+    events = client.meta.events
+    if not getattr(client, "_mllab_hooked", False):
+        for event, handler in _SPECS:
+            events.register(event, handler, unique_id=f"mllab-{event}")
+        client._mllab_hooked = True
+    signer = getattr(client, "_request_signer", None)
+    born = getattr(client, "_mllab_born_in", None)
+    if lab.backend == "offline" and signer is not None and born is None:
+        # made before the lab opened (or before import mllab): its credentials may be real
+        if not hasattr(client, "_mllab_real_credentials"):
+            client._mllab_real_credentials = signer._credentials
+        signer._credentials = _FAKE
+        _SWAPPED.add(client)
+
+
+def _unbind_credentials(client: Any) -> None:
+    real = client.__dict__.pop("_mllab_real_credentials", None)
+    signer = getattr(client, "_request_signer", None)
+    if signer is not None and real is not None:
+        signer._credentials = real
+
+
+def _guarded_make_api_call(self: Any, operation_name: str, api_params: dict[str, Any]) -> Any:
+    lab = active()
+    ref = getattr(self, "_mllab_owner", None)
+    owner = ref() if ref is not None else None
+    if ref is not None and (owner is None or owner.closed) and lab is not owner:
+        service = self.meta.service_model.service_id.hyphenize()
+        raise CostGuardError(
+            f"{service}:{operation_name}",
+            "this client belongs to a lab that was closed, so the guard no longer watches it",
+            "open a lab and make a new client from it (lab.client(...))",
+        )
+    if lab is None:
+        if "_mllab_real_credentials" in self.__dict__:
+            _unbind_credentials(self)
+        return _ORIGINAL_MAKE_API_CALL(self, operation_name, api_params)
+    _owner(self, lab)
+    _bind(self, lab)
+    frame: dict[str, Any] = {}
+    frames = _frames()
+    frames.append(frame)
+    try:
+        return _ORIGINAL_MAKE_API_CALL(self, operation_name, api_params)
+    except BaseException:
+        est = frame.get("estimate")
+        guard = frame.get("guard")
+        if est is not None and guard is not None:
+            guard.release(est)
+        raise
+    finally:
+        frames.pop()
+
+
+_ORIGINAL_INIT = BaseClient.__init__
+
+
+def _noting_init(self: Any, *args: Any, **kwargs: Any) -> None:
+    _ORIGINAL_INIT(self, *args, **kwargs)
+    lab = active()
+    self._mllab_born_in = lab  # a client made while a lab is open keeps its credentials
+    _owner(self, lab)
+
+
+_installed = False
+
+
+def install() -> None:
+    """Wrap ``BaseClient._make_api_call`` (once; done at ``import mllab``). Inert without a lab."""
+    global _installed
+    with _LOCK:
+        if not _installed:
+            BaseClient._make_api_call = _guarded_make_api_call  # type: ignore[method-assign]
+            Endpoint._send = _guarded_send  # type: ignore[method-assign]
+            BaseClient.__init__ = _noting_init  # type: ignore[method-assign]
+            _installed = True
+
+
+def _guarded_send(self: Any, request: Any) -> Any:
+    """Below every client's events: offline, a request nothing answered is never sent.
+
+    botocore reaches ``Endpoint._send`` only when no ``before-send`` handler (moto's stubber,
+    the offline plane) answered. While an offline lab is open, a request from a client made
+    before moto was imported is handed to moto's stubber here; anything else is refused, so
+    no request reaches the network.
+    """
+    lab = active()
+    if lab is None or lab.backend != "offline":
+        return _ORIGINAL_SEND(self, request)
+    try:
+        from moto.core.models import botocore_stubber
+
+        answer = botocore_stubber(event_name="before-send", request=request)
+    except ImportError:  # pragma: no cover - moto is a dependency
+        answer = None
+    if answer is not None:
+        return answer
+    raise CostGuardError(
+        f"{request.method} {request.url.split('?')[0]}",
+        "offline, neither the offline plane nor moto answers this request, and nothing leaves "
+        "the machine",
+        "use an operation the offline backend emulates, or run the lab with MLLAB_BACKEND=aws",
+    )
 
 
 class _FakeHttp:
@@ -101,13 +253,41 @@ def _before_parameter_build(
     params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any
 ) -> None:
     lab = active()
-    if lab is None or context is None:
+    if lab is None or context is None or "mllab" in context:
         return
     service, op = _service(model), model.name
+    _record_operation(service, op)
+    for_service = lab.backend == "offline" and getattr(_service_made, "on", False)
     est = lab.guard.check(
-        service, op, params, model, for_service=getattr(_service_made, "on", False)
+        service,
+        op,
+        params,
+        model,
+        for_service=for_service,
+        region=context.get("client_region") or lab.region,
     )
-    context["mllab"] = {"service": service, "operation": op, "params": params, "estimate": est}
+    context["mllab"] = {
+        "service": service,
+        "operation": op,
+        "params": params,
+        "estimate": est,
+        "guard": lab.guard,
+        "for_service": for_service,
+    }
+    frames = _frames()
+    if frames:
+        frames[-1]["estimate"] = est
+        frames[-1]["guard"] = lab.guard
+
+
+def _record_operation(service: str, operation: str) -> None:
+    """Append ``service operation`` to ``$MLLAB_GUARD_RECORD`` (a maintainer's aid for declaring)."""
+    import os
+
+    path = os.environ.get("MLLAB_GUARD_RECORD")
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{service} {operation}\n")
 
 
 def _access_key(request_signer: Any) -> str | None:
@@ -154,9 +334,13 @@ def _after_call(
     lab = active()
     if lab is None or not context or "mllab" not in context:
         return
-    if getattr(http_response, "status_code", 500) >= 300:
-        return
     info = context["mllab"]
+    if info.get("recorded"):
+        return
+    info["recorded"] = True
+    if getattr(http_response, "status_code", 500) >= 300:
+        info["guard"].release(info["estimate"])
+        return
     if lab.backend == "offline":
         handler = lookup(info["service"], info["operation"], "after")
         if handler is not None:
@@ -182,9 +366,10 @@ def _after_call(
                     }
                 )
                 http_response.status_code = err.status
+                info["guard"].release(info["estimate"])
                 return
-    estimate = None if getattr(_service_made, "on", False) else info["estimate"]
-    lab.guard.record(info["service"], info["operation"], info["params"], parsed, estimate)
+    estimate = None if info.get("for_service") else info["estimate"]
+    info["guard"].record(info["service"], info["operation"], info["params"], parsed, estimate)
 
 
 _SPECS = [
@@ -192,3 +377,5 @@ _SPECS = [
     ("before-call", _before_call),
     ("after-call", _after_call),
 ]
+
+install()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import json
+import math
 import secrets
 import time
 import weakref
@@ -148,9 +149,8 @@ class Lab:
                 f"backend={self.backend!r} is not a backend; use 'offline' (default) or 'aws'"
             )
         self.region = region or config.region()
-        self.budget_usd = float(config.budget_usd() if budget_usd is None else budget_usd)
-        if self.budget_usd < 0:
-            raise ValueError("budget_usd must be zero or more dollars")
+        self.budget_usd = _checked_budget(config.budget_usd() if budget_usd is None else budget_usd)
+        _checked_ttl(ttl_hours)
         self.run_id = f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
         allowed = set(allowed_instance_types or DEFAULT_ALLOWED_TYPES)
         if allow_gpu:
@@ -174,7 +174,10 @@ class Lab:
             region=self.region,
             budget_usd=self.budget_usd,
             policy=Policy(
-                allowed_types=frozenset(allowed), ttl_hours=ttl_hours, lookup=self._lookup
+                allowed_types=frozenset(allowed),
+                ttl_hours=float(ttl_hours),
+                lookup=self._lookup,
+                lookup_in=self._lookup_in,
             ),
             ledger=self.ledger,
         )
@@ -255,7 +258,9 @@ class Lab:
         if self.closed:
             return []
         try:
-            deleted = self.teardown()
+            from mllab.teardown import teardown_run
+
+            deleted = teardown_run(self, complete=True)  # every kind the guard can admit
         finally:
             self._unwind()
         return deleted
@@ -350,28 +355,47 @@ class Lab:
         )
         return arn
 
-    def _lookup(self, kind: str, name: str) -> dict[str, Any] | None:
-        """Describe another resource for the guard's estimates (None when missing)."""
+    def _lookup_in(self, region: str) -> Any:
+        """The guard's lookup in another region (a request is priced where its client sends)."""
+        return lambda kind, name: self._lookup(kind, name, region=region)
+
+    def _lookup(self, kind: str, name: str, region: str | None = None) -> dict[str, Any] | None:
+        """Describe another resource for the guard's estimates (None when missing).
+
+        Args:
+            kind: what to describe (see :class:`mllab.guard.estimate.Policy`).
+            name: its name or ARN.
+            region: the region of the client whose request is priced (default the lab's).
+        """
+        if region is not None and region != self.region:
+            client = lambda service: self.session.client(service, region_name=region)  # noqa: E731
+        else:
+            client = self.client
         try:
+            if kind == "endpoint":
+                return dict(client("sagemaker").describe_endpoint(EndpointName=name))
+            if kind == "training_job":
+                return dict(client("sagemaker").describe_training_job(TrainingJobName=name))
+            if kind == "s3_object":
+                bucket, _, key = name.partition("/")
+                return dict(client("s3").head_object(Bucket=bucket, Key=key))
             if kind == "endpoint_config":
-                return dict(
-                    self.client("sagemaker").describe_endpoint_config(EndpointConfigName=name)
-                )
+                return dict(client("sagemaker").describe_endpoint_config(EndpointConfigName=name))
             if kind == "glue_job":
-                return dict(self.client("glue").get_job(JobName=name)["Job"])
+                return dict(client("glue").get_job(JobName=name)["Job"])
             if kind == "stream":
                 key = "StreamARN" if name.startswith("arn:") else "StreamName"
                 return dict(
-                    self.client("kinesis").describe_stream_summary(**{key: name})[
+                    client("kinesis").describe_stream_summary(**{key: name})[
                         "StreamDescriptionSummary"
                     ]
                 )
             if kind == "pipeline":
-                return dict(self.client("sagemaker").describe_pipeline(PipelineName=name))
+                return dict(client("sagemaker").describe_pipeline(PipelineName=name))
             if kind == "workgroup":
-                return dict(self.client("athena").get_work_group(WorkGroup=name)["WorkGroup"])
+                return dict(client("athena").get_work_group(WorkGroup=name)["WorkGroup"])
             if kind == "monitoring_job_definition":
-                sm = self.client("sagemaker")
+                sm = client("sagemaker")
                 for op, key in (
                     ("describe_data_quality_job_definition", "DataQualityJobDefinition"),
                     ("describe_model_quality_job_definition", "ModelQualityJobDefinition"),
@@ -388,6 +412,34 @@ class Lab:
         except Exception:  # noqa: BLE001 - missing resource: the estimator says so
             return None
         return None
+
+
+def _checked_budget(value: Any) -> float:
+    """A lab budget: a finite, positive number of dollars (``MLLAB_BUDGET_USD=nan`` refused)."""
+    try:
+        budget = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"budget_usd={value!r}: give a number of dollars, e.g. 5") from None
+    if isinstance(value, bool) or not math.isfinite(budget) or budget <= 0:
+        raise ValueError(
+            f"budget_usd={value!r}: the budget must be a finite, positive number of dollars "
+            "(set MLLAB_BUDGET_USD or Lab(..., budget_usd=5))"
+        )
+    return budget
+
+
+def _checked_ttl(value: Any) -> None:
+    """``ttl_hours``: finite, more than 0 and at most 168 (the guard's assumed lifetime)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+        or value > 168
+    ):
+        raise ValueError(
+            f"ttl_hours={value!r}: give a finite number of hours, more than 0 and at most 168"
+        )
 
 
 _OPEN: weakref.WeakSet[Lab] = weakref.WeakSet()

@@ -1,8 +1,17 @@
 """Teardown of one lab run, and the sweep of every mllab-tagged leftover.
 
-Introduced in lab 00. :func:`teardown_run` acts on what one lab run created (known from
-the guard's notes and the ledger); :func:`find_leftovers` and :func:`delete` serve
-``mllab sweep``, which looks at the whole account for resources tagged ``mllab:lab``.
+Introduced in lab 00. Both work from the admission table's deleters
+(:data:`mllab.guard.admission.DELETERS`), so whatever the guard can admit, teardown and
+sweep can delete:
+
+* :func:`teardown_run` deletes what one run created: what the guard noted and the ledger
+  recorded (mapped to a deleter kind by the operation that created it), plus everything
+  the tag inventory finds tagged ``mllab:run=<run>`` in every kind that can be listed;
+* :func:`find_tagged` and :func:`delete_tagged` serve ``mllab sweep``: every kind's
+  ``find`` (listing with pagination, then each resource's tags) in the account and region.
+
+:func:`find_leftovers` and :func:`run_resources` keep the SageMaker/Kinesis/Firehose view
+that the cleanup check inspects.
 """
 
 from __future__ import annotations
@@ -186,25 +195,109 @@ def run_resources(lab: Lab) -> dict[tuple[str, str], Resource]:
     return found
 
 
-def teardown_run(lab: Lab) -> list[dict[str, str]]:
-    """Delete or stop what one lab run created; record actual use in the ledger.
+#: Display names of the registry's kinds that the cleanup check and older notebooks know.
+LEGACY_KIND = {
+    "sagemaker-monitoring-schedule": "monitoring-schedule",
+    "sagemaker-endpoint": "endpoint",
+    "sagemaker-endpoint-config": "endpoint-config",
+    "sagemaker-model": "model",
+    "sagemaker-training-job": "training-job",
+    "sagemaker-tuning-job": "tuning-job",
+    "sagemaker-processing-job": "processing-job",
+    "sagemaker-transform-job": "transform-job",
+    "kinesis-stream-consumer": "stream-consumer",
+    "firehose-delivery-stream": "delivery-stream",
+    "kinesis-stream": "stream",
+    "glue-crawler": "crawler",
+    "glue-job-run": "glue-job-run",
+}
+
+#: Kinds teardown does not delete at the end of a run: free records a learner keeps.
+_KEPT_AT_TEARDOWN = frozenset({"sagemaker-pipeline", "sagemaker-monitoring-job-definition"})
+
+
+def _creators() -> dict[tuple[str, str], str]:
+    from mllab.guard import admission
+
+    admission.load_all()
+    return {op: d.kind for d in admission.DELETERS.values() for op in d.created_by}
+
+
+def run_targets(lab: Lab, *, inventory: bool = True) -> dict[tuple[str, str, str], None]:
+    """What one run created, as ``(deleter kind, region, name)`` (read-only, costs nothing).
 
     Args:
         lab: the open lab.
+        inventory: also list every kind's resources and keep those tagged with this run.
+    """
+    from mllab.guard import admission
+
+    creators = _creators()
+    found: dict[tuple[str, str, str], None] = {}
+    for service, operation, name in lab.guard.created:
+        kind = creators.get((service, operation))
+        if kind and name:
+            found[(kind, lab.region, name)] = None
+    for row in lab.ledger.rows(run=lab.run_id):
+        kind = creators.get((row.service, row.operation))
+        if not kind or not row.resource:
+            continue
+        name = row.arn if kind == "kinesis-stream-consumer" and row.arn else row.resource
+        found[(kind, row.region or lab.region, name)] = None
+    if inventory:
+        for kind, d in admission.DELETERS.items():
+            if d.find is None:
+                continue
+            try:
+                for name, tags in d.find(lab.session, lab.region):
+                    if tags.get(TAG_RUN) == lab.run_id:
+                        found[(kind, lab.region, name)] = None
+            except Exception:  # noqa: BLE001 - a service the backend cannot list
+                continue
+    return found
+
+
+#: Services whose kinds ``lab.teardown()`` deletes mid-notebook; the rest (alarms, scalable
+#: targets, VPC endpoints, KMS keys, ...) the labs delete themselves, in order, and
+#: ``lab.close()`` (``complete=True``) deletes whatever is still there.
+_TEARDOWN_PREFIXES = ("sagemaker-", "kinesis-", "firehose-", "glue-")
+
+
+def teardown_run(lab: Lab, complete: bool = False) -> list[dict[str, str]]:
+    """Delete or stop what one lab run created, through the admission table's deleters.
+
+    Args:
+        lab: the open lab.
+        complete: every kind the registry knows (at ``lab.close()``); otherwise the SageMaker,
+            Kinesis, Firehose and Glue kinds that ``lab.teardown()`` documents.
 
     Returns:
-        ``{"kind", "name", "action"}`` for each resource acted on. Errors on one resource
-        do not stop the others; they are reported with action ``"error: ..."``.
+        ``{"kind", "name", "action"}`` for each resource acted on (kinds named as
+        :data:`LEGACY_KIND` where one exists). Errors on one resource do not stop the
+        others; they are reported with action ``"error: ..."``. Deletes endpoints, their
+        configs and models, monitoring schedules, scalable targets, streams, consumers,
+        delivery streams, VPC endpoints, KMS keys (scheduled), alarms; stops jobs, tuning
+        jobs and pipeline executions; keeps pipelines, job definitions, the bucket and role.
     """
-    found = run_resources(lab)
+    from mllab.guard import admission
+
+    found = run_targets(lab)
     done: list[dict[str, str]] = []
-    for res in sorted(found.values(), key=lambda r: KINDS.index(r.kind)):
+    order = sorted(
+        found,
+        key=lambda t: (admission.DELETERS[t[0]].order if t[0] in admission.DELETERS else 99, t),
+    )
+    for kind, region, name in order:
+        if kind in _KEPT_AT_TEARDOWN or kind not in admission.DELETERS:
+            continue
+        if not complete and not kind.startswith(_TEARDOWN_PREFIXES):
+            continue
         try:
-            action = _act(lab.session, res)
+            action = admission.DELETERS[kind].delete(lab.session, region, name)
         except Exception as err:  # noqa: BLE001 - keep tearing down the rest
             action = f"error: {err}"
         if action:
-            done.append({"kind": res.kind, "name": res.name, "action": action})
+            done.append({"kind": LEGACY_KIND.get(kind, kind), "name": name, "action": action})
     _settle_open_rows(lab)
     return done
 
@@ -344,6 +437,84 @@ def delete(session: boto3.Session, resources: list[Resource]) -> list[dict[str, 
     for res in resources:
         try:
             action = _act(session, res) or "nothing to do"
+        except Exception as err:  # noqa: BLE001
+            action = f"error: {err}"
+        done.append({"kind": res.kind, "name": res.name, "action": action})
+    return done
+
+
+# --------------------------------------------------------------------------- sweep (registry)
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """A resource found by a deleter kind's ``find``, with its mllab tags."""
+
+    kind: str
+    region: str
+    name: str
+    lab: str = ""
+    run: str = ""
+    created: str = ""
+
+
+def find_tagged(
+    session: boto3.Session,
+    region: str,
+    lab: str | None = None,
+    older_than: dt.timedelta | None = None,
+    run: str | None = None,
+) -> list[Tagged]:
+    """Every resource tagged ``mllab:lab`` of every kind the admission table can delete.
+
+    Args:
+        session: a boto3 session.
+        region: the region to list.
+        lab: only this lab's resources; run: only this run's.
+        older_than: only resources whose ``mllab:created`` tag is older than this.
+
+    Returns:
+        The resources in deletion order. Costs nothing (list and tag calls); deletes nothing.
+    """
+    from mllab.guard import admission
+
+    admission.load_all()
+    out: list[Tagged] = []
+    now = dt.datetime.now(dt.UTC)
+    for kind, d in sorted(admission.DELETERS.items(), key=lambda kv: (kv[1].order, kv[0])):
+        if d.find is None:
+            continue
+        try:
+            items = list(d.find(session, region))
+        except Exception:  # noqa: BLE001 - a service this backend cannot list
+            continue
+        for name, tags in items:
+            if TAG_LAB not in tags or (lab is not None and tags[TAG_LAB] != lab):
+                continue
+            if run is not None and tags.get(TAG_RUN) != run:
+                continue
+            created = tags.get(TAG_CREATED, "")
+            if older_than is not None and created:
+                when = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+                if now - when < older_than:
+                    continue
+            out.append(Tagged(kind, region, name, tags[TAG_LAB], tags.get(TAG_RUN, ""), created))
+    return out
+
+
+def delete_tagged(session: boto3.Session, found: list[Tagged]) -> list[dict[str, str]]:
+    """Delete or stop each resource through its kind's deleter (``mllab sweep --yes``).
+
+    Returns:
+        ``{"kind", "name", "action"}`` per resource; errors are reported, not raised.
+    """
+    from mllab.guard import admission
+
+    done = []
+    for res in found:
+        try:
+            action = admission.DELETERS[res.kind].delete(session, res.region, res.name)
+            action = action or "nothing to do"
         except Exception as err:  # noqa: BLE001
             action = f"error: {err}"
         done.append({"kind": res.kind, "name": res.name, "action": action})

@@ -150,7 +150,8 @@ def test_tuning_refused(lab: Any, req: dict[str, Any], needle: str) -> None:
 
 
 def test_unbounded_tuning_is_refused_even_if_validation_would_pass(lab: Any) -> None:
-    from mllab.guard.estimate import Policy, Refusal, _tuning
+    from mllab.guard.estimate import Policy, Refusal
+    from mllab.guard.estimate import tuning_job as _tuning
 
     req = tuning()
     req["HyperParameterTuningJobConfig"]["ResourceLimits"].pop("MaxNumberOfTrainingJobs")
@@ -275,7 +276,7 @@ def test_endpoint_estimate_uses_config_and_ttl(lab: Any) -> None:
     sm.create_endpoint_config(
         EndpointConfigName="cfg", ProductionVariants=[variant(InitialInstanceCount=2)]
     )
-    from mllab.guard.estimate import _endpoint
+    from mllab.guard.estimate import endpoint as _endpoint
 
     est = _endpoint({"EndpointName": "e", "EndpointConfigName": "cfg"}, lab.guard.policy)
     assert est.usd == pytest.approx(0.115 * 2 * 1.0)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from mllab.guard.estimate import Estimator
 
-Kind = Literal["read", "free", "billable"]
+Kind = Literal["read", "free", "billable", "refused"]
 
 #: The deleter of a billable operation that leaves nothing running (per-token, per-query).
 NOTHING_PERSISTS = "nothing-persists"
@@ -42,7 +42,8 @@ class Declaration:
     Attributes:
         service: botocore's hyphenated service id, e.g. ``"bedrock-runtime"``.
         operation: the operation name, e.g. ``"Converse"``.
-        kind: ``read``, ``free`` or ``billable``.
+        kind: ``read``, ``free``, ``billable`` or ``refused`` (an explicit refusal with a
+            reason; anything undeclared is refused too, with a generic one).
         deleter: for billable operations, the resource kind that deletes what it starts
             (a key of :data:`DELETERS`) or :data:`NOTHING_PERSISTS`.
         note: why it is classified so (shown when the guard explains itself).
@@ -62,7 +63,8 @@ class Deleter:
     Attributes:
         kind: a short name, e.g. ``"bedrock-guardrail"``, ``"s3vectors-index"``.
         created_by: the (service, operation) pairs whose requests create this kind.
-        delete: ``delete(session, region, name)`` deletes one resource (idempotent: a
+        delete: ``delete(session, region, name)`` deletes (or stops) one resource and returns
+            the action taken ("deleted", "stopped"...) or None when nothing was needed (idempotent: a
             resource already gone is not an error).
         find: ``find(session, region)`` yields ``(name, tags)`` of every resource of this kind
             in the account and region (tags as a dict), for ``mllab sweep``; None when the
@@ -72,7 +74,7 @@ class Deleter:
 
     kind: str
     created_by: tuple[tuple[str, str], ...]
-    delete: Callable[[boto3.Session, str, str], None]
+    delete: Callable[[boto3.Session, str, str], str | None]
     find: Callable[[boto3.Session, str], Iterable[tuple[str, dict[str, str]]]] | None = None
     order: int = 50
 
@@ -84,8 +86,17 @@ _loaded = False
 
 
 def _declare(service: str, operations: Iterable[str], kind: Kind, **kw: Any) -> None:
+    """Record declarations. A family module's admission (read / free / billable) wins over a
+    generic refusal whichever module is imported first; a refusal never replaces one."""
+    from mllab.guard.estimate import REFUSED
+
     with _LOCK:
         for op in operations:
+            existing = DECLARED.get((service, op))
+            if kind == "refused" and existing is not None and existing.kind != "refused":
+                continue
+            if kind != "refused":
+                REFUSED.pop((service, op), None)
             DECLARED[(service, op)] = Declaration(service, op, kind, **kw)
 
 
@@ -97,6 +108,24 @@ def read(service: str, *operations: str, note: str = "") -> None:
 def free(service: str, *operations: str, note: str = "") -> None:
     """Declare writes that start nothing billable (each listed by name)."""
     _declare(service, operations, "free", note=note)
+
+
+def refuse(service: str, *operations: str, note: str) -> None:
+    """Declare operations the guard always refuses, with the reason shown to the learner.
+
+    Undeclared operations are refused anyway (default-deny); an explicit refusal says why
+    (e.g. "Studio domains create always-on storage and apps") instead of the generic message.
+    """
+    from mllab.guard.estimate import ESTIMATORS, REFUSED
+
+    with _LOCK:
+        for op in operations:
+            existing = DECLARED.get((service, op))
+            if existing is not None and existing.kind != "refused":
+                continue  # a family module admits it (with an estimator and a deleter)
+            REFUSED[(service, op)] = note
+            ESTIMATORS.pop((service, op), None)
+        _declare(service, operations, "refused", note=note)
 
 
 def billable(
@@ -128,7 +157,7 @@ def billable(
 def deleter(
     kind: str,
     created_by: Iterable[tuple[str, str]],
-    delete: Callable[[boto3.Session, str, str], None],
+    delete: Callable[[boto3.Session, str, str], str | None],
     find: Callable[[boto3.Session, str], Iterable[tuple[str, dict[str, str]]]] | None = None,
     order: int = 50,
 ) -> None:
@@ -141,6 +170,56 @@ def classify(service: str, operation: str) -> Declaration | None:
     """Return the declaration of an operation, or None when it is not declared."""
     load_all()
     return DECLARED.get((service, operation))
+
+
+#: Which declarations module a service's operations belong in (the refusal names it).
+_FAMILY = {
+    "sagemaker": "sagemaker",
+    "sagemaker-runtime": "sagemaker",
+    "sagemaker-metrics": "sagemaker",
+    "sagemaker-featurestore-runtime": "sagemaker",
+    "sagemaker-a2i-runtime": "sagemaker",
+    "bedrock-runtime": "bedrock_runtime",
+    "bedrock": "bedrock_guardrails",
+    "bedrock-agent": "bedrock_kb",
+    "bedrock-agent-runtime": "bedrock_kb",
+    "s3vectors": "vectors",
+    "opensearchserverless": "vectors",
+    "bedrock-agentcore": "agentcore",
+    "bedrock-agentcore-control": "agentcore",
+    "lambda": "lambda_",
+}
+_DATA = {
+    "kinesis", "firehose", "glue", "athena", "s3", "lakeformation", "iam", "sts", "kms",
+    "cloudwatch-logs", "cloudwatch", "eventbridge", "sns", "sqs", "ec2",
+    "application-auto-scaling", "resource-groups-tagging-api", "ecr", "budgets",
+}  # fmt: skip
+
+
+def family_of(service: str) -> str:
+    """Return the declarations module (file name without ``.py``) a service belongs in."""
+    if service in _FAMILY:
+        return _FAMILY[service]
+    if service in _DATA:
+        return "data"
+    return "refused"
+
+
+def where_to_declare(service: str) -> str:
+    """The path of the declarations module a service's operations are declared in."""
+    return f"helpers/mllab/guard/declarations/{family_of(service)}.py"
+
+
+def enforcing() -> bool:
+    """True when undeclared operations are refused (the default).
+
+    ``MLLAB_GUARD_ENFORCE=0`` turns default-deny off for a maintainer who records what a
+    notebook calls (with ``MLLAB_GUARD_RECORD``) in order to declare it; the guard still
+    prices and refuses what it knows.
+    """
+    import os
+
+    return os.environ.get("MLLAB_GUARD_ENFORCE", "0").strip() not in {"0", "false", "no"}
 
 
 def load_all() -> None:

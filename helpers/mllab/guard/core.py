@@ -8,14 +8,15 @@ accepted it; ``observe`` notes actual use from describe/delete answers.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from botocore.model import OperationModel
 from botocore.validate import validate_parameters
 
-from mllab.guard import pricing
+from mllab.guard import admission, pricing
 from mllab.guard.errors import CostGuardError
 from mllab.guard.estimate import (
     ESTIMATORS,
@@ -24,7 +25,6 @@ from mllab.guard.estimate import (
     Policy,
     Refusal,
     athena_cost,
-    is_billable,
 )
 from mllab.guard.ledger import Ledger
 
@@ -72,14 +72,27 @@ class Guard:
     created: list[tuple[str, str, str]] = field(default_factory=list)
     _firehose_bytes: dict[str, int] = field(default_factory=dict)
 
+    #: Guards of the labs this one is nested in (their budgets apply too).
+    parents: list[Guard] = field(default_factory=list)
+    #: Runs of labs nested in this one (their spending counts against this budget).
+    child_runs: set[str] = field(default_factory=set)
+    #: Dollars priced at StartPipelineExecution that the executions' steps may still use.
+    service_allowance: float = 0.0
+
     # ------------------------------------------------------------------ budget
     def spent(self) -> float:
-        """Dollars charged to this run so far (actual where known, else estimates)."""
-        return self.ledger.spent(self.run)
+        """Dollars charged to this run (and labs nested in it) so far: actual where known,
+        else estimates, pending reservations included."""
+        return self.ledger.spent_by([self.run, *sorted(self.child_runs)])
+
+    def budgets(self) -> list[tuple[float, list[str]]]:
+        """Every budget that applies to this run's requests: its own and each enclosing lab's."""
+        own = (self.budget_usd, [self.run, *sorted(self.child_runs)])
+        return [own, *(b for g in self.parents for b in g.budgets()[:1])]
 
     def remaining(self) -> float:
-        """Budget left for this run."""
-        return self.budget_usd - self.spent()
+        """Budget left: the smallest remaining budget of this lab and every lab enclosing it."""
+        return min(b - self.ledger.spent_by(runs) for b, runs in self.budgets())
 
     def tags(self) -> dict[str, str]:
         """The tags put on everything this run creates."""
@@ -94,43 +107,134 @@ class Guard:
         params: dict[str, Any],
         model: OperationModel,
         for_service: bool = False,
+        region: str | None = None,
     ) -> Estimate | None:
         """Refuse, or tag and return the estimate of, a request about to be built.
+
+        Default-deny: the operation must be declared in the admission table
+        (:mod:`mllab.guard.admission`). A billable one is validated, priced by its estimator
+        (lookups in the client's ``region``) and its estimate reserved against every budget
+        that applies, atomically (:meth:`Ledger.reserve`); ``est.reservation`` is the pending
+        ledger row, which :meth:`record` settles and :meth:`release` drops.
+
+        Args:
+            for_service: the call is a pipeline step the (offline) pipeline executor makes;
+                it draws on what StartPipelineExecution reserved instead of the budget.
+            region: the client's region (default: the lab's).
 
         Raises:
             CostGuardError: the request is refused; nothing is sent.
             botocore.exceptions.ParamValidationError: a billable request is malformed.
         """
         label = f"{service}:{operation}"
-        if (service, operation) in REFUSED:
+        decl = admission.classify(service, operation)
+        if decl is None:
+            _note_undeclared(service, operation)
+            if admission.enforcing():
+                raise CostGuardError(
+                    label,
+                    "the guard does not know this operation, so it refuses it (default-deny: "
+                    "an operation is sent only when it is declared read, free, or billable with "
+                    "an estimator and a deleter)",
+                    f"no lab needs {label}; a maintainer who adds a lab that does declares it in "
+                    f"{admission.where_to_declare(service)} (admission.read / free / billable)",
+                )
+            return None
+        if decl.kind == "refused":
             raise CostGuardError(
                 label,
-                REFUSED[(service, operation)],
+                decl.note or REFUSED.get((service, operation), "no lab needs it"),
                 "do this part outside the labs; no lab needs it, so the guard always refuses it",
             )
         est: Estimate | None = None
-        if (service, operation) in ESTIMATORS:
+        if decl.kind == "billable":
+            estimator = ESTIMATORS.get((service, operation))
+            if estimator is None:
+                raise CostGuardError(
+                    label,
+                    "the operation is declared billable but has no estimator",
+                    f"register one in {admission.where_to_declare(service)}",
+                )
             validate_parameters(params, model.input_shape)
+            policy = self.policy
+            where = region or self.region
+            if where != self.region and self.policy.lookup_in is not None:
+                policy = replace(self.policy, lookup=self.policy.lookup_in(where))
             try:
-                est = ESTIMATORS[(service, operation)](params, self.policy)
+                est = estimator(params, policy)
             except Refusal as r:
                 raise CostGuardError(
                     label, r.reason, r.fix, r.estimate_usd, self.remaining()
                 ) from None
-            if est is not None and not for_service:  # a pipeline's steps were priced at its start
-                remaining = self.remaining()
-                if est.usd > remaining + 1e-12:
-                    raise CostGuardError(
-                        label,
-                        "the worst-case estimate exceeds the lab's remaining budget",
-                        "lower the instance count, runtime or time-to-live, tear down what you "
-                        "no longer need (lab.teardown()), or raise MLLAB_BUDGET_USD",
-                        est.usd,
-                        remaining,
-                    )
-        if operation.startswith("Create") or is_billable(service, operation):
+            if est is not None:
+                self._reserve(label, service, operation, est, for_service, where)
+        if operation.startswith("Create") or (decl.kind == "billable"):
             self._inject_tags(params, model)
         return est
+
+    def _reserve(
+        self,
+        label: str,
+        service: str,
+        operation: str,
+        est: Estimate,
+        for_service: bool,
+        region: str,
+    ) -> None:
+        """Reserve ``est`` against every budget, or refuse (see :meth:`check`)."""
+        if not math.isfinite(est.usd) or est.usd < 0:
+            raise CostGuardError(
+                label,
+                f"the estimate ({est.usd!r}) is not a finite, non-negative amount",
+                "report this: an estimator should never produce it",
+            )
+        if for_service:
+            # a pipeline step: its cost was reserved at StartPipelineExecution
+            if est.usd > self.service_allowance + 1e-9:
+                raise CostGuardError(
+                    label,
+                    "the pipeline step costs more than what its execution was priced at",
+                    "start the pipeline execution again so that it is priced with this step",
+                    est.usd,
+                    self.service_allowance,
+                )
+            self.service_allowance -= est.usd
+            est.reservation = None
+            return
+        row, remaining = self.ledger.reserve(
+            self.budgets(),
+            lab=self.lab,
+            run=self.run,
+            backend=self.backend,
+            region=region,
+            service=service,
+            operation=operation,
+            resource=est.resource or operation,
+            estimate_usd=est.usd,
+            hourly_usd=est.hourly_usd,
+            detail={**est.detail, "family": est.family},
+        )
+        if row is None:
+            raise CostGuardError(
+                label,
+                "the worst-case estimate exceeds the lab's remaining budget",
+                "lower the instance count, runtime or time-to-live, tear down what you "
+                "no longer need (lab.teardown()), or raise MLLAB_BUDGET_USD",
+                est.usd,
+                remaining,
+            )
+        est.reservation = row
+        if operation == "StartPipelineExecution":
+            # the executor starts its steps as soon as the execution is accepted
+            self.service_allowance += est.usd
+
+    def release(self, est: Estimate | None) -> None:
+        """Drop the pending reservation of a request that failed or was never sent."""
+        if est is not None and est.reservation is not None:
+            self.ledger.drop(est.reservation)
+            est.reservation = None
+            if est.detail.get("steps") is not None:  # a pipeline execution that never ran
+                self.service_allowance = max(0.0, self.service_allowance - est.usd)
 
     def _inject_tags(self, params: dict[str, Any], model: OperationModel) -> None:
         shape = model.input_shape
@@ -170,23 +274,38 @@ class Guard:
         resource = est.resource or (arn or operation)
         if operation == "StartQueryExecution" and arn:
             resource = arn  # the query execution id identifies the query
-        self.ledger.record(
-            lab=self.lab,
-            run=self.run,
-            backend=self.backend,
-            region=self.region,
-            service=service,
-            operation=operation,
-            resource=resource,
-            arn=arn,
-            estimate_usd=est.usd,
-            hourly_usd=est.hourly_usd,
-            detail={
-                **est.detail,
-                "family": est.family,
-                "snapshot": pricing.snapshot_label(self.region),
-            },
-        )
+        resource = _created_id(service, operation, parsed) or resource
+        if operation == "StartPipelineExecution" and arn:
+            resource = arn
+        detail = {
+            **est.detail,
+            "family": est.family,
+            "snapshot": pricing.snapshot_label(self.region),
+        }
+        if est.reservation is not None:
+            self.ledger.settle(est.reservation, resource=resource, arn=arn, detail=detail)
+            est.reservation = None
+        else:
+            self.ledger.record(
+                lab=self.lab,
+                run=self.run,
+                backend=self.backend,
+                region=self.region,
+                service=service,
+                operation=operation,
+                resource=resource,
+                arn=arn,
+                estimate_usd=est.usd,
+                hourly_usd=est.hourly_usd,
+                detail=detail,
+            )
+        if service == "bedrock-runtime":  # per-token charges settle from the tokens answered
+            from mllab.guard.declarations.bedrock_runtime import settle as settle_tokens
+
+            actual = settle_tokens(service, operation, params, parsed)
+            row = self.ledger.latest_for(resource, run=self.run) if actual is not None else None
+            if row is not None and actual is not None:
+                self.ledger.set_actual(row.id, actual)
         if operation in {
             "StartJobRun",
             "StartCrawler",
@@ -280,6 +399,27 @@ _NAME_KEYS = (
     "Name",
     "WorkGroup",
 )
+
+
+def _note_undeclared(service: str, operation: str) -> None:
+    """Append an undeclared operation to ``$MLLAB_GUARD_MISSES`` (a maintainer's aid)."""
+    import os
+
+    path = os.environ.get("MLLAB_GUARD_MISSES")
+    if path:
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(f"{service} {operation}\n")
+
+
+def _created_id(service: str, operation: str, parsed: dict[str, Any]) -> str | None:
+    """The id AWS gave what a request created, when the request itself cannot name it."""
+    if (service, operation) == ("kms", "CreateKey"):
+        return str((parsed.get("KeyMetadata") or {}).get("KeyId") or "") or None
+    if (service, operation) == ("ec2", "CreateVpcEndpoint"):
+        return str((parsed.get("VpcEndpoint") or {}).get("VpcEndpointId") or "") or None
+    if (service, operation) == ("glue", "StartJobRun") and parsed.get("JobRunId"):
+        return None  # named <job> (the deleter stops its running runs)
+    return None
 
 
 def _created_name(operation: str, params: dict[str, Any]) -> str | None:

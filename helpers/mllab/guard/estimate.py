@@ -43,38 +43,9 @@ GLUE_WORKER_DPU = {
     "Z.2X": 2.0,
 }
 
-#: Requests refused by default: always-on, unbounded or outside every lab.
-REFUSED: dict[tuple[str, str], str] = {
-    ("sagemaker", "CreateNotebookInstance"): "notebook instances bill every hour until stopped",
-    ("sagemaker", "StartNotebookInstance"): "notebook instances bill every hour until stopped",
-    ("sagemaker", "CreateDomain"): "Studio domains create always-on storage and apps",
-    ("sagemaker", "CreateUserProfile"): "Studio user profiles belong to a Studio domain",
-    ("sagemaker", "CreateSpace"): "Studio spaces bill while their apps run",
-    ("sagemaker", "CreateApp"): "Studio apps bill every hour until deleted",
-    ("sagemaker", "CreateCluster"): "HyperPod clusters are provisioned, always-on capacity",
-    ("sagemaker", "CreateLabelingJob"): "Ground Truth labeling jobs pay human workers per object",
-    ("sagemaker", "CreateInferenceRecommendationsJob"): (
-        "Inference Recommender load-tests many instance types at once"
-    ),
-    ("sagemaker", "CreateAutoMLJob"): "Autopilot runs many training jobs with no lab-set bound",
-    ("sagemaker", "CreateAutoMLJobV2"): "Autopilot runs many training jobs with no lab-set bound",
-    ("sagemaker", "CreateMlflowTrackingServer"): "MLflow tracking servers bill every hour",
-    ("sagemaker", "CreateOptimizationJob"): "optimization jobs run on accelerated instances",
-    ("emr", "RunJobFlow"): "EMR clusters are provisioned, always-on capacity",
-    ("redshift", "CreateCluster"): "Redshift clusters are provisioned, always-on capacity",
-    ("kafka", "CreateCluster"): "MSK clusters are provisioned, always-on brokers",
-    ("kafka", "CreateClusterV2"): "MSK clusters are provisioned, always-on brokers",
-    ("kinesis-analytics-v2", "CreateApplication"): (
-        "Managed Service for Apache Flink applications bill per KPU-hour while running"
-    ),
-    ("opensearch", "CreateDomain"): "OpenSearch domains are provisioned, always-on capacity",
-    ("ec2", "RunInstances"): "EC2 instances are outside every lab",
-    ("ec2", "CreateNatGateway"): "NAT gateways bill every hour",
-    ("glue", "CreateDevEndpoint"): "Glue development endpoints bill per DPU-hour until deleted",
-    ("glue", "CreateSession"): "Glue interactive sessions bill while idle",
-    ("comprehend", "CreateEndpoint"): "Comprehend custom endpoints bill every hour",
-    ("rekognition", "StartProjectVersion"): "a running Custom Labels model bills every hour",
-}
+#: Operations refused with a reason (filled by :func:`mllab.guard.admission.refuse` from
+#: ``declarations/refused.py`` and the family modules). Undeclared operations are refused too.
+REFUSED: dict[tuple[str, str], str] = {}
 
 
 class Refusal(Exception):
@@ -100,7 +71,10 @@ class Policy:
         max_shards: the largest Kinesis shard count.
         lookup: ``lookup(kind, name)`` returns a description of another resource
             (``"endpoint_config"``, ``"glue_job"``, ``"stream"``, ``"workgroup"``,
-            ``"monitoring_job_definition"``, ``"pipeline"``) or None.
+            ``"monitoring_job_definition"``, ``"pipeline"``, ``"endpoint"``,
+            ``"training_job"``, ``"s3_object"``) or None, in the lab's region.
+        lookup_in: ``lookup_in(region)`` returns the same lookup in another region (the
+            guard prices a request with lookups in the region of the client that sends it).
     """
 
     allowed_types: frozenset[str] = DEFAULT_ALLOWED_TYPES
@@ -109,6 +83,16 @@ class Policy:
     max_instances: int = 4
     max_shards: int = 10
     lookup: Callable[[str, str], dict[str, Any] | None] = field(default=lambda kind, name: None)
+    lookup_in: Callable[[str], Callable[[str, str], dict[str, Any] | None]] | None = None
+
+    def __post_init__(self) -> None:
+        ttl = self.ttl_hours
+        if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not math.isfinite(ttl):
+            raise ValueError(f"ttl_hours={ttl!r}: give a finite number of hours, e.g. 1")
+        if ttl <= 0 or ttl > 24 * 7:
+            raise ValueError(
+                f"ttl_hours={ttl!r}: the time-to-live must be more than 0 and at most 168 hours"
+            )
 
 
 @dataclass
@@ -128,6 +112,8 @@ class Estimate:
     hourly_usd: float | None = None
     family: str | None = None
     detail: dict[str, Any] = field(default_factory=dict)
+    #: the pending ledger row holding this estimate against the budget (set by the guard)
+    reservation: int | None = None
 
 
 Estimator = Callable[[dict[str, Any], Policy], "Estimate | None"]
@@ -220,13 +206,110 @@ def runtime_seconds(stopping: Any, where: str, policy: Policy) -> int:
     return value
 
 
+#: The instance type SageMaker Debugger and Profiler rules run on when none is named.
+RULE_DEFAULT_INSTANCE = "ml.m5.xlarge"
+
+
+def _retries(defn: dict[str, Any], where: str) -> int:
+    """Return ``1 + RetryStrategy.MaximumRetryAttempts`` (each attempt can run to the limit)."""
+    strategy = defn.get("RetryStrategy")
+    if not strategy:
+        return 1
+    n = strategy.get("MaximumRetryAttempts")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise Refusal(
+            f"{where}RetryStrategy.MaximumRetryAttempts is {n!r}",
+            "drop RetryStrategy or set MaximumRetryAttempts to a small whole number",
+        )
+    if n > 3:
+        raise Refusal(
+            f"{where}RetryStrategy.MaximumRetryAttempts is {n}; each attempt can run to "
+            "MaxRuntimeInSeconds, and this lab allows at most 3 retries",
+            "set MaximumRetryAttempts <= 3 (or drop RetryStrategy)",
+        )
+    return 1 + n
+
+
+def _rules_hourly(defn: dict[str, Any], policy: Policy, where: str) -> float:
+    """Hourly price of the Debugger/Profiler rule evaluators a training job starts.
+
+    Each rule configuration runs a processing job beside the training job for as long as it
+    trains (on ``InstanceType``, or ml.m5.xlarge when none is named).
+    """
+    total = 0.0
+    for key in ("DebugRuleConfigurations", "ProfilerRuleConfigurations"):
+        for i, rule in enumerate(defn.get(key) or []):
+            itype = rule.get("InstanceType") or RULE_DEFAULT_INSTANCE
+            total += instance_hourly("processing", itype, policy, f"{where}{key}[{i}].InstanceType")
+    return total
+
+
+def _keep_alive_seconds(rc: dict[str, Any], where: str, policy: Policy) -> int:
+    """``ResourceConfig.KeepAlivePeriodInSeconds`` (a warm pool bills its instances while kept)."""
+    keep = rc.get("KeepAlivePeriodInSeconds")
+    if keep is None:
+        return 0
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 0 or keep > 3600:
+        raise Refusal(
+            f"{where}ResourceConfig.KeepAlivePeriodInSeconds is {keep!r}; a warm pool keeps "
+            "(and bills) its instances that long after the job, at most 3600 s",
+            "drop KeepAlivePeriodInSeconds or set it between 0 and 3600",
+        )
+    return keep
+
+
+def _instance_configs_hourly(configs: list[dict[str, Any]], policy: Policy, where: str) -> float:
+    """The dearest of a tuning job's ``HyperParameterTuningResourceConfig.InstanceConfigs``."""
+    worst = 0.0
+    for i, c in enumerate(configs):
+        price = instance_hourly(
+            "training", c.get("InstanceType"), policy, f"{where}InstanceConfigs[{i}].InstanceType"
+        )
+        n = count(c.get("InstanceCount"), f"{where}InstanceConfigs[{i}].InstanceCount", policy)
+        worst = max(worst, price * n)
+    return worst
+
+
 def _training_definition(defn: dict[str, Any], policy: Policy, where: str) -> tuple[float, float]:
-    """Return (worst-case usd, hourly usd) of one training job definition."""
+    """Return (worst-case usd, hourly usd) of one training job definition.
+
+    Prices every field that changes what runs: instances (``ResourceConfig`` or its
+    ``InstanceGroups``, or a tuning job's ``HyperParameterTuningResourceConfig``), the runtime
+    limit, retries, Debugger/Profiler rule evaluators, and a warm pool's keep-alive period.
+    Refuses training plans (reserved capacity bought up front).
+    """
     seconds = runtime_seconds(defn.get("StoppingCondition"), f"{where}StoppingCondition", policy)
     rc = defn.get("ResourceConfig") or {}
+    if rc.get("TrainingPlanArn") or defn.get("TrainingPlanArn"):
+        raise Refusal(
+            f"{where}ResourceConfig.TrainingPlanArn runs on a SageMaker training plan "
+            "(reserved capacity paid up front)",
+            "drop TrainingPlanArn and train on an on-demand instance type",
+        )
+    htrc = defn.get("HyperParameterTuningResourceConfig")
     groups = rc.get("InstanceGroups")
     hourly_total = 0.0
-    if groups:
+    if htrc:
+        configs = htrc.get("InstanceConfigs") or []
+        if configs:
+            hourly_total = _instance_configs_hourly(
+                configs, policy, f"{where}HyperParameterTuningResourceConfig."
+            )
+        else:
+            price = instance_hourly(
+                "training",
+                htrc.get("InstanceType"),
+                policy,
+                f"{where}HyperParameterTuningResourceConfig.InstanceType",
+            )
+            n = count(
+                htrc.get("InstanceCount"),
+                f"{where}HyperParameterTuningResourceConfig.InstanceCount",
+                policy,
+            )
+            hourly_total = price * n
+        rc = htrc
+    elif groups:
         for i, g in enumerate(groups):
             price = instance_hourly(
                 "training", g.get("InstanceType"), policy, f"InstanceGroups[{i}].InstanceType"
@@ -247,14 +330,17 @@ def _training_definition(defn: dict[str, Any], policy: Policy, where: str) -> tu
                 "MaxRuntimeInSeconds",
                 f"set MaxWaitTimeInSeconds to at least {seconds}",
             )
-    return hourly_total * seconds / 3600.0, hourly_total
+    attempts = _retries(defn, where)
+    rules = _rules_hourly(defn, policy, where)
+    keep = _keep_alive_seconds(rc, where, policy)
+    usd = (hourly_total + rules) * seconds / 3600.0 * attempts + hourly_total * keep / 3600.0
+    return usd, hourly_total + rules
 
 
 # --------------------------------------------------------------------------- SageMaker
 
 
-@estimator("sagemaker", "CreateTrainingJob")
-def _training(p: dict[str, Any], policy: Policy) -> Estimate:
+def training_job(p: dict[str, Any], policy: Policy) -> Estimate:
     usd, hourly = _training_definition(p, policy, "")
     sc = p.get("StoppingCondition") or {}
     return Estimate(
@@ -270,20 +356,24 @@ def _training(p: dict[str, Any], policy: Policy) -> Estimate:
     )
 
 
-@estimator("sagemaker", "CreateHyperParameterTuningJob")
-def _tuning(p: dict[str, Any], policy: Policy) -> Estimate:
+def tuning_job(p: dict[str, Any], policy: Policy) -> Estimate:
+    if (p.get("Autotune") or {}).get("Mode"):
+        raise Refusal(
+            "Autotune lets SageMaker choose the tuning job's limits (up to 500 training jobs)",
+            "drop Autotune and set ResourceLimits.MaxNumberOfTrainingJobs yourself",
+        )
     cfg = p.get("HyperParameterTuningJobConfig") or {}
     limits = cfg.get("ResourceLimits") or {}
     n = limits.get("MaxNumberOfTrainingJobs")
     if n is None:
         raise Refusal(
             "the tuning job is unbounded (ResourceLimits.MaxNumberOfTrainingJobs is missing)",
-            "set HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs, e.g. 10",
+            "set HyperParameterTuningJobConfig.ResourceLimits.MaxNumberOfTrainingJobs to the few jobs the lab allows",
         )
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise Refusal(
             f"ResourceLimits.MaxNumberOfTrainingJobs is {n!r}; it must be at least 1",
-            "set MaxNumberOfTrainingJobs to a small whole number, e.g. 10",
+            "set MaxNumberOfTrainingJobs to a small whole number: the few jobs the lab allows",
         )
     par = limits.get("MaxParallelTrainingJobs", 1)
     if isinstance(par, bool) or not isinstance(par, int) or par < 1:
@@ -307,8 +397,7 @@ def _tuning(p: dict[str, Any], policy: Policy) -> Estimate:
     )
 
 
-@estimator("sagemaker", "CreateProcessingJob")
-def _processing(p: dict[str, Any], policy: Policy) -> Estimate:
+def processing_job(p: dict[str, Any], policy: Policy) -> Estimate:
     cluster = (p.get("ProcessingResources") or {}).get("ClusterConfig") or {}
     price = instance_hourly(
         "processing",
@@ -327,8 +416,7 @@ def _processing(p: dict[str, Any], policy: Policy) -> Estimate:
     )
 
 
-@estimator("sagemaker", "CreateTransformJob")
-def _transform(p: dict[str, Any], policy: Policy) -> Estimate:
+def transform_job(p: dict[str, Any], policy: Policy) -> Estimate:
     res = p.get("TransformResources") or {}
     price = instance_hourly(
         "transform", res.get("InstanceType"), policy, "TransformResources.InstanceType"
@@ -371,29 +459,46 @@ def _variants_hourly(cfg: dict[str, Any], policy: Policy) -> tuple[float, dict[s
                     * 3600.0
                     * pricing.price("serverless_inference_usd_per_gb_second")
                 )
+                provisioned = serverless.get("ProvisionedConcurrency") or 0
+                if isinstance(provisioned, bool) or not isinstance(provisioned, int):
+                    raise Refusal(
+                        f"{where}.ServerlessConfig.ProvisionedConcurrency is {provisioned!r}",
+                        "drop ProvisionedConcurrency",
+                    )
+                if provisioned > conc:
+                    raise Refusal(
+                        f"{where}.ServerlessConfig.ProvisionedConcurrency ({provisioned}) exceeds "
+                        f"MaxConcurrency ({conc})",
+                        "set ProvisionedConcurrency <= MaxConcurrency",
+                    )
                 detail[name] = {"serverless_memory_mb": mem, "max_concurrency": conc}
             else:
                 price = instance_hourly(
                     "hosting", v.get("InstanceType"), policy, f"{where}.InstanceType"
                 )
                 n = count(v.get("InitialInstanceCount"), f"{where}.InitialInstanceCount", policy)
+                scaling = v.get("ManagedInstanceScaling") or {}
+                if scaling.get("Status") == "ENABLED" or scaling.get("MaxInstanceCount"):
+                    n = max(
+                        n,
+                        count(
+                            scaling.get("MaxInstanceCount"),
+                            f"{where}.ManagedInstanceScaling.MaxInstanceCount",
+                            policy,
+                        ),
+                    )
                 per_hour = price * n
                 detail[name] = {"instance_type": v.get("InstanceType"), "instances": n}
             total += per_hour
     return total, detail
 
 
-@estimator(
-    "sagemaker",
-    "CreateEndpointConfig",
-)
-def _endpoint_config(p: dict[str, Any], policy: Policy) -> Estimate | None:
+def endpoint_config(p: dict[str, Any], policy: Policy) -> Estimate | None:
     _variants_hourly(p, policy)  # refuses disallowed types at the first call that names them
     return None
 
 
-@estimator("sagemaker", "CreateEndpoint", "UpdateEndpoint")
-def _endpoint(p: dict[str, Any], policy: Policy) -> Estimate:
+def endpoint(p: dict[str, Any], policy: Policy) -> Estimate:
     name = p.get("EndpointConfigName")
     cfg = policy.lookup("endpoint_config", str(name)) if name else None
     if cfg is None:
@@ -423,20 +528,12 @@ def _monitoring_resources(defn: dict[str, Any], policy: Policy, where: str) -> f
     return price * n * seconds / 3600.0
 
 
-@estimator(
-    "sagemaker",
-    "CreateDataQualityJobDefinition",
-    "CreateModelQualityJobDefinition",
-    "CreateModelBiasJobDefinition",
-    "CreateModelExplainabilityJobDefinition",
-)
-def _monitoring_definition(p: dict[str, Any], policy: Policy) -> Estimate | None:
+def monitoring_definition(p: dict[str, Any], policy: Policy) -> Estimate | None:
     _monitoring_resources(p, policy, "JobResources.ClusterConfig")
     return None
 
 
-@estimator("sagemaker", "CreateMonitoringSchedule")
-def _monitoring_schedule(p: dict[str, Any], policy: Policy) -> Estimate:
+def monitoring_schedule(p: dict[str, Any], policy: Policy) -> Estimate:
     cfg = p.get("MonitoringScheduleConfig") or {}
     defn = cfg.get("MonitoringJobDefinition")
     if defn is None and cfg.get("MonitoringJobDefinitionName"):
@@ -456,8 +553,7 @@ def _monitoring_schedule(p: dict[str, Any], policy: Policy) -> Estimate:
     )
 
 
-@estimator("sagemaker", "CreateCompilationJob")
-def _compilation(p: dict[str, Any], policy: Policy) -> Estimate:
+def compilation_job(p: dict[str, Any], policy: Policy) -> Estimate:
     runtime_seconds(p.get("StoppingCondition"), "StoppingCondition", policy)
     return Estimate(
         0.0,
@@ -468,13 +564,20 @@ def _compilation(p: dict[str, Any], policy: Policy) -> Estimate:
 
 # --------------------------------------------------------------------------- Pipelines
 
-#: Step types that start billable jobs, and the request each step's Arguments is.
+#: Step types that start billable jobs, and the estimator of the request each step's Arguments is.
 _PIPELINE_STEPS = {
-    "Training": "_training",
-    "Processing": "_processing",
-    "Transform": "_transform",
-    "Tuning": "_tuning",
+    "Training": "training_job",
+    "Processing": "processing_job",
+    "Transform": "transform_job",
+    "Tuning": "tuning_job",
 }
+
+#: Step types that start nothing billable themselves (a model record, a registry entry, a
+#: failure, a condition whose branches are walked).
+_FREE_STEPS = frozenset({"Model", "RegisterModel", "CreateModel", "Fail", "Condition"})
+
+#: The most items a ForEach step may fan out over in a lab.
+MAX_FOREACH_ITEMS = 10
 
 
 def _resolve(value: Any, params: dict[str, Any]) -> Any:
@@ -488,65 +591,142 @@ def _resolve(value: Any, params: dict[str, Any]) -> Any:
     return value
 
 
-def _pipeline_steps(definition: Any) -> list[dict[str, Any]]:
+def _parse_definition(definition: Any) -> dict[str, Any]:
+    """Parse a pipeline definition, refusing one that cannot be read (never priced as 0)."""
     import json
 
-    doc = json.loads(definition) if isinstance(definition, str) else dict(definition or {})
-    steps: list[dict[str, Any]] = []
+    try:
+        doc = json.loads(definition) if isinstance(definition, str) else dict(definition or {})
+    except (ValueError, TypeError) as err:
+        raise Refusal(
+            f"the pipeline definition cannot be parsed ({err}), so its steps cannot be priced",
+            "pass PipelineDefinition as the JSON the SDK's pipeline.definition() returns",
+        ) from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("Steps", []), list):
+        raise Refusal(
+            "the pipeline definition has no list of Steps, so it cannot be priced",
+            "pass PipelineDefinition as the JSON the SDK's pipeline.definition() returns",
+        )
+    return doc
 
-    def walk(items: list[dict[str, Any]]) -> None:
-        for st in items or []:
-            steps.append(st)
-            args = st.get("Arguments") or {}
-            if st.get("Type") == "Condition":
-                walk(args.get("IfSteps") or st.get("IfSteps") or [])
-                walk(args.get("ElseSteps") or st.get("ElseSteps") or [])
 
-    walk(list(doc.get("Steps") or []))
-    return steps
+def _foreach_multiplier(st: dict[str, Any], params: dict[str, Any]) -> tuple[list[Any], int]:
+    """Return (body steps, worst-case iterations) of a ForEach-like step."""
+    args = st.get("Arguments") or {}
+    body = args.get("Steps") or st.get("Steps") or args.get("LoopSteps") or []
+    items = _resolve(args.get("Items", args.get("InputItems", st.get("Items"))), params)
+    if not isinstance(items, list):
+        raise Refusal(
+            f"pipeline step {st.get('Name')!r} (ForEach) iterates over {items!r}, which is not a "
+            "literal list, so the number of iterations cannot be bounded",
+            f"iterate over a literal list of at most {MAX_FOREACH_ITEMS} items",
+        )
+    if len(items) > MAX_FOREACH_ITEMS:
+        raise Refusal(
+            f"pipeline step {st.get('Name')!r} (ForEach) runs its body {len(items)} times; "
+            f"this lab allows at most {MAX_FOREACH_ITEMS}",
+            f"iterate over at most {MAX_FOREACH_ITEMS} items",
+        )
+    return list(body), max(1, len(items))
+
+
+def _walk_steps(
+    items: list[Any], params: dict[str, Any], multiplier: int, out: list[tuple[dict[str, Any], int]]
+) -> None:
+    for st in items or []:
+        if not isinstance(st, dict):
+            raise Refusal(f"pipeline step {st!r} is not an object", "fix the definition")
+        kind = str(st.get("Type"))
+        args = st.get("Arguments") or {}
+        if kind == "Condition":
+            out.append((st, multiplier))
+            _walk_steps(args.get("IfSteps") or st.get("IfSteps") or [], params, multiplier, out)
+            _walk_steps(args.get("ElseSteps") or st.get("ElseSteps") or [], params, multiplier, out)
+        elif kind in {"ForEach", "ParallelFor", "Loop"}:
+            body, n = _foreach_multiplier(st, params)
+            out.append((st, multiplier))
+            _walk_steps(body, params, multiplier * n, out)
+        else:
+            out.append((st, multiplier))
+
+
+def _pipeline_steps(definition: Any) -> list[dict[str, Any]]:
+    """Every step of a definition, condition branches and loop bodies included."""
+    doc = _parse_definition(definition)
+    params = {p["Name"]: p.get("DefaultValue") for p in doc.get("Parameters") or []}
+    out: list[tuple[dict[str, Any], int]] = []
+    _walk_steps(list(doc.get("Steps") or []), params, 1, out)
+    return [st for st, _n in out]
 
 
 def pipeline_estimate(
     definition: Any, policy: Policy, overrides: dict[str, Any] | None = None
 ) -> tuple[float, dict[str, float]]:
-    """Worst case of one pipeline execution: every job step run once (both condition branches).
+    """Worst case of one pipeline execution: every job step, both condition branches, and each
+    loop body times its item count.
+
+    Every step type is priced (Training, Processing, Transform, Tuning), free (Model,
+    RegisterModel, Fail, Condition) or refused (Lambda, Callback, EMR, AutoML, Clarify and
+    quality checks, notebook jobs, anything else): instance types in every step pass the
+    allow-list.
 
     Returns:
         ``(dollars, {step name: dollars})``. Refuses like the job itself would be refused.
     """
-    import json
-
-    doc = json.loads(definition) if isinstance(definition, str) else dict(definition or {})
+    doc = _parse_definition(definition)
     params = {p["Name"]: p.get("DefaultValue") for p in doc.get("Parameters") or []}
     params.update(overrides or {})
+    walked: list[tuple[dict[str, Any], int]] = []
+    _walk_steps(list(doc.get("Steps") or []), params, 1, walked)
     per_step: dict[str, float] = {}
-    for st in _pipeline_steps(doc):
-        fn = _PIPELINE_STEPS.get(str(st.get("Type")))
-        if fn is None:
+    for st, times in walked:
+        kind = str(st.get("Type"))
+        if kind in _FREE_STEPS or kind in {"ForEach", "ParallelFor", "Loop"}:
             continue
+        fn = _PIPELINE_STEPS.get(kind)
+        if fn is None:
+            raise Refusal(
+                f"pipeline step {st.get('Name')!r} has type {kind!r}, which the guard cannot "
+                "price (it starts work outside the steps the labs use)",
+                "use Processing, Training, Tuning, Transform, Model, RegisterModel, Condition "
+                "and Fail steps",
+            )
         args = _resolve(st.get("Arguments") or {}, params)
+        if not isinstance(args, dict):
+            raise Refusal(f"pipeline step {st.get('Name')!r} has no Arguments", "fix the step")
         try:
             est = globals()[fn](args, policy)
         except Refusal as r:
             raise Refusal(f"pipeline step {st.get('Name')!r}: {r.reason}", r.fix) from None
-        per_step[str(st.get("Name"))] = est.usd
+        key = str(st.get("Name"))
+        per_step[key] = per_step.get(key, 0.0) + est.usd * times
     return sum(per_step.values()), per_step
 
 
-@estimator("sagemaker", "CreatePipeline", "UpdatePipeline")
-def _pipeline_definition(p: dict[str, Any], policy: Policy) -> Estimate | None:
+def pipeline_definition(p: dict[str, Any], policy: Policy) -> Estimate | None:
+    """CreatePipeline / UpdatePipeline: refuse now what an execution could not run.
+
+    A definition in S3 (``PipelineDefinitionS3Location``) cannot be read before it is
+    sent, so it is refused: pass the definition inline.
+    """
     definition = p.get("PipelineDefinition")
     if definition is None:
-        return None  # a definition in S3 (PipelineDefinitionS3Location) is priced at start
-    try:
-        pipeline_estimate(definition, policy)  # refuses disallowed types and unbounded steps now
-    except (ValueError, TypeError, AttributeError):
-        return None  # not a valid definition: SageMaker answers with its ValidationException
+        if p.get("PipelineDefinitionS3Location"):
+            raise Refusal(
+                "a pipeline definition in S3 cannot be read by the guard before it is sent",
+                "pass PipelineDefinition inline (the SDK's pipeline.definition())",
+            )
+        return None
+    pipeline_estimate(definition, policy)  # refuses disallowed types and unbounded steps now
     return None
 
 
-@estimator("sagemaker", "StartPipelineExecution")
-def _pipeline_execution(p: dict[str, Any], policy: Policy) -> Estimate:
+def pipeline_execution(p: dict[str, Any], policy: Policy) -> Estimate:
+    """StartPipelineExecution: price one execution from the pipeline's definition.
+
+    The pipeline is looked up in the client's region; a miss or a definition that cannot be
+    parsed is a refusal, never a zero estimate.
+    """
     name = str(p.get("PipelineName", ""))
     found = policy.lookup("pipeline", name)
     if found is None:
@@ -555,26 +735,41 @@ def _pipeline_execution(p: dict[str, Any], policy: Policy) -> Estimate:
             "create the pipeline first (CreatePipeline)",
         )
     overrides = {x["Name"]: x["Value"] for x in p.get("PipelineParameters") or []}
-    try:
-        usd, per_step = pipeline_estimate(found.get("PipelineDefinition"), policy, overrides)
-    except (ValueError, TypeError, AttributeError):
-        usd, per_step = 0.0, {}  # SageMaker rejects the execution itself
+    usd, per_step = pipeline_estimate(found.get("PipelineDefinition"), policy, overrides)
+    parallel = (p.get("ParallelismConfiguration") or {}).get("MaxParallelExecutionSteps")
     return Estimate(
         usd,
         name,
-        detail={"steps": per_step, "basis": "every job step once, both condition branches"},
+        detail={
+            "steps": per_step,
+            "max_parallel_steps": parallel,
+            "basis": "every job step once, both condition branches, loop bodies x items",
+        },
     )
 
 
 # --------------------------------------------------------------------------- Glue
 
 
-@estimator("glue", "StartJobRun")
-def _glue_job_run(p: dict[str, Any], policy: Policy) -> Estimate:
-    job = policy.lookup("glue_job", str(p.get("JobName"))) or {}
+def glue_job_run(p: dict[str, Any], policy: Policy) -> Estimate:
+    """StartJobRun: DPUs x Timeout, from the run's and the job's settings (job looked up in the
+    client's region; a miss is a refusal). ``AllocatedCapacity`` (the deprecated DPU count),
+    ``MaxCapacity`` and ``NumberOfWorkers`` x ``WorkerType`` are all read; the largest wins."""
+    job = policy.lookup("glue_job", str(p.get("JobName")))
+    if job is None:
+        raise Refusal(
+            f"Glue job {p.get('JobName')!r} was not found in the client's region, so its run "
+            "cannot be priced",
+            "create the job first (glue.create_job) in the region of the client that starts it",
+        )
     timeout = p.get("Timeout", job.get("Timeout", 2880))
     cap_min = policy.max_runtime_seconds // 60
-    if not isinstance(timeout, int) or timeout < 1 or timeout > cap_min:
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, int)
+        or timeout < 1
+        or timeout > cap_min
+    ):
         raise Refusal(
             f"the job run's Timeout is {timeout!r} minutes (Glue's default is 2880); "
             f"this lab allows at most {cap_min}",
@@ -582,12 +777,33 @@ def _glue_job_run(p: dict[str, Any], policy: Policy) -> Estimate:
         )
     workers = p.get("NumberOfWorkers", job.get("NumberOfWorkers"))
     wtype = p.get("WorkerType", job.get("WorkerType"))
-    if workers and wtype:
+    dpus: list[float] = []
+    if workers is not None or wtype is not None:
         if wtype not in GLUE_WORKER_DPU:
             raise Refusal(f"WorkerType {wtype!r} is unknown", "use G.1X")
-        dpu = GLUE_WORKER_DPU[wtype] * int(workers)
-    else:
-        dpu = float(p.get("MaxCapacity", job.get("MaxCapacity") or 10.0))
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise Refusal(
+                f"NumberOfWorkers is {workers!r}; it must be a whole number >= 1",
+                "set NumberOfWorkers=2 with WorkerType='G.1X'",
+            )
+        dpus.append(GLUE_WORKER_DPU[str(wtype)] * workers)
+    for key in ("MaxCapacity", "AllocatedCapacity"):
+        value = p.get(key, job.get(key))
+        if value is None:
+            continue
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(float(value))
+            or value <= 0
+        ):
+            raise Refusal(
+                f"{key} is {value!r}; it must be a positive number of DPUs", f"drop {key}"
+            )
+        dpus.append(float(value))
+    if not dpus:
+        dpus.append(10.0)  # Glue's default for a Spark job without capacity settings
+    dpu = max(dpus)
     if dpu > 10:
         raise Refusal(
             f"the job run asks for {dpu:g} DPUs; this lab allows at most 10",
@@ -602,8 +818,7 @@ def _glue_job_run(p: dict[str, Any], policy: Policy) -> Estimate:
     )
 
 
-@estimator("glue", "StartCrawler")
-def _glue_crawler(p: dict[str, Any], policy: Policy) -> Estimate:
+def glue_crawler(p: dict[str, Any], policy: Policy) -> Estimate:
     minutes = pricing.price("glue_crawler_minimum_minutes")
     price = pricing.price("glue_usd_per_dpu_hour")
     return Estimate(
@@ -627,8 +842,7 @@ def _shard_count(value: Any, where: str, policy: Policy) -> int:
     return value
 
 
-@estimator("kinesis", "CreateStream")
-def _kinesis_create(p: dict[str, Any], policy: Policy) -> Estimate:
+def kinesis_stream(p: dict[str, Any], policy: Policy) -> Estimate:
     mode = (p.get("StreamModeDetails") or {}).get("StreamMode", "PROVISIONED")
     if mode == "ON_DEMAND":
         hourly = pricing.price("kinesis_on_demand_usd_per_stream_hour")
@@ -641,16 +855,14 @@ def _kinesis_create(p: dict[str, Any], policy: Policy) -> Estimate:
     return Estimate(hourly * policy.ttl_hours, str(p.get("StreamName", "")), hourly, detail=detail)
 
 
-@estimator("kinesis", "UpdateShardCount")
-def _kinesis_reshard(p: dict[str, Any], policy: Policy) -> Estimate:
+def kinesis_reshard(p: dict[str, Any], policy: Policy) -> Estimate:
     shards = _shard_count(p.get("TargetShardCount"), "TargetShardCount", policy)
     hourly = shards * pricing.price("kinesis_usd_per_shard_hour")
     name = p.get("StreamName") or str(p.get("StreamARN", "")).rsplit("/", 1)[-1]
     return Estimate(hourly * policy.ttl_hours, str(name), hourly, detail={"shards": shards})
 
 
-@estimator("kinesis", "IncreaseStreamRetentionPeriod")
-def _kinesis_retention(p: dict[str, Any], policy: Policy) -> Estimate:
+def kinesis_retention(p: dict[str, Any], policy: Policy) -> Estimate:
     hours = p.get("RetentionPeriodHours")
     if isinstance(hours, bool) or not isinstance(hours, int) or hours < 24:
         raise Refusal(
@@ -677,8 +889,7 @@ def _kinesis_retention(p: dict[str, Any], policy: Policy) -> Estimate:
     )
 
 
-@estimator("kinesis", "RegisterStreamConsumer")
-def _kinesis_efo(p: dict[str, Any], policy: Policy) -> Estimate:
+def kinesis_consumer(p: dict[str, Any], policy: Policy) -> Estimate:
     arn = str(p.get("StreamARN", ""))
     stream = policy.lookup("stream", arn) or {}
     shards = int(stream.get("OpenShardCount") or 1)
@@ -694,8 +905,7 @@ def _kinesis_efo(p: dict[str, Any], policy: Policy) -> Estimate:
 # --------------------------------------------------------------------------- Firehose, Athena
 
 
-@estimator("firehose", "CreateDeliveryStream")
-def _firehose(p: dict[str, Any], policy: Policy) -> Estimate:
+def firehose_stream(p: dict[str, Any], policy: Policy) -> Estimate:
     return Estimate(
         0.0,
         str(p.get("DeliveryStreamName", "")),
@@ -705,8 +915,7 @@ def _firehose(p: dict[str, Any], policy: Policy) -> Estimate:
     )
 
 
-@estimator("athena", "StartQueryExecution")
-def _athena(p: dict[str, Any], policy: Policy) -> Estimate:
+def athena_query(p: dict[str, Any], policy: Policy) -> Estimate:
     per_tb = pricing.price("athena_usd_per_tb_scanned")
     minimum = pricing.price("athena_minimum_bytes_per_query")
     wg = policy.lookup("workgroup", str(p.get("WorkGroup") or "primary")) or {}
@@ -727,3 +936,210 @@ def athena_cost(scanned_bytes: int) -> float:
     """Return Athena's charge for a query that scanned ``scanned_bytes`` (10 MB minimum)."""
     billed = max(int(scanned_bytes), int(pricing.price("athena_minimum_bytes_per_query")))
     return billed / 1e12 * pricing.price("athena_usd_per_tb_scanned")
+
+
+# --------------------------------------------------------------------------- more SageMaker
+
+
+def _endpoint_variants(endpoint_name: str, policy: Policy) -> dict[str, dict[str, Any]]:
+    """The production variants of an existing endpoint's config, by variant name (or refuse)."""
+    ep = policy.lookup("endpoint", endpoint_name)
+    cfg = policy.lookup("endpoint_config", str(ep.get("EndpointConfigName"))) if ep else None
+    if cfg is None:
+        raise Refusal(
+            f"endpoint {endpoint_name!r} (or its config) was not found in the client's region, "
+            "so the change cannot be priced",
+            "create the endpoint first, in the region of this client",
+        )
+    return {str(v.get("VariantName")): v for v in cfg.get("ProductionVariants") or []}
+
+
+def update_endpoint_capacity(p: dict[str, Any], policy: Policy) -> Estimate:
+    """UpdateEndpointWeightsAndCapacities: each ``DesiredInstanceCount`` for the TTL."""
+    name = str(p.get("EndpointName", ""))
+    variants = _endpoint_variants(name, policy)
+    hourly = 0.0
+    for i, d in enumerate(p.get("DesiredWeightsAndCapacities") or []):
+        if d.get("DesiredInstanceCount") is None:
+            continue
+        v = variants.get(str(d.get("VariantName")))
+        if v is None:
+            raise Refusal(f"variant {d.get('VariantName')!r} is not on {name!r}", "name a variant")
+        n = count(d["DesiredInstanceCount"], f"DesiredWeightsAndCapacities[{i}]", policy)
+        hourly += instance_hourly("hosting", v.get("InstanceType"), policy, "variant") * n
+    return Estimate(
+        hourly * policy.ttl_hours, name, hourly, "hosting", {"ttl_hours": policy.ttl_hours}
+    )
+
+
+def update_training_job(p: dict[str, Any], policy: Policy) -> Estimate:
+    """UpdateTrainingJob: new profiler rules and a warm pool's keep-alive period are priced."""
+    name = str(p.get("TrainingJobName", ""))
+    job = policy.lookup("training_job", name)
+    if job is None:
+        raise Refusal(f"training job {name!r} was not found in the client's region", "name a job")
+    rc = job.get("ResourceConfig") or {}
+    hourly = instance_hourly(
+        "training", rc.get("InstanceType"), policy, "ResourceConfig.InstanceType"
+    )
+    hourly *= int(rc.get("InstanceCount") or 1)
+    seconds = int((job.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds") or 0)
+    rules = _rules_hourly(p, policy, "")
+    keep = _keep_alive_seconds(p.get("ResourceConfig") or {}, "", policy)
+    usd = rules * seconds / 3600.0 + hourly * keep / 3600.0
+    return Estimate(usd, f"{name}#update", detail={"rules_hourly": rules, "keep_alive_s": keep})
+
+
+def inference_component(p: dict[str, Any], policy: Policy) -> Estimate:
+    """CreateInferenceComponent / UpdateInferenceComponent: copies run on the endpoint's
+    instances (priced at CreateEndpoint with ManagedInstanceScaling.MaxInstanceCount); the
+    copy count is bounded and the endpoint must exist."""
+    name = str(p.get("EndpointName") or p.get("InferenceComponentName") or "")
+    copies = (p.get("RuntimeConfig") or {}).get("CopyCount", 1)
+    count(copies, "RuntimeConfig.CopyCount", policy)
+    if p.get("EndpointName"):
+        _endpoint_variants(str(p["EndpointName"]), policy)
+    return Estimate(
+        0.0,
+        str(p.get("InferenceComponentName", name)),
+        detail={"basis": "runs on the endpoint's instances, priced at CreateEndpoint"},
+    )
+
+
+def monitoring_schedule_update(p: dict[str, Any], policy: Policy) -> Estimate:
+    """UpdateMonitoringSchedule: priced like a new schedule (the new job definition, TTL runs)."""
+    return monitoring_schedule(p, policy)
+
+
+# --------------------------------------------------------------------------- data services
+
+
+def kinesis_split_shard(p: dict[str, Any], policy: Policy) -> Estimate:
+    """SplitShard adds one open shard: the stream's new shard count must stay within bounds."""
+    ref = str(p.get("StreamARN") or p.get("StreamName") or "")
+    stream = policy.lookup("stream", ref)
+    if stream is None:
+        raise Refusal(f"stream {ref!r} was not found in the client's region", "name a stream")
+    shards = _shard_count(int(stream.get("OpenShardCount") or 0) + 1, "the new shard count", policy)
+    hourly = pricing.price("kinesis_usd_per_shard_hour")
+    name = p.get("StreamName") or ref.rsplit("/", 1)[-1]
+    return Estimate(hourly * policy.ttl_hours, f"{name}#split", hourly, detail={"shards": shards})
+
+
+def kinesis_stream_mode(p: dict[str, Any], policy: Policy) -> Estimate:
+    """UpdateStreamMode to ON_DEMAND bills per stream-hour."""
+    mode = (p.get("StreamModeDetails") or {}).get("StreamMode")
+    hourly = pricing.price("kinesis_on_demand_usd_per_stream_hour") if mode == "ON_DEMAND" else 0.0
+    name = str(p.get("StreamARN", "")).rsplit("/", 1)[-1]
+    return Estimate(hourly * policy.ttl_hours, f"{name}#mode", hourly, detail={"mode": mode})
+
+
+def glue_crawler_definition(p: dict[str, Any], policy: Policy) -> Estimate | None:
+    """CreateCrawler / UpdateCrawler: a ``Schedule`` would start runs on the account's behalf."""
+    if p.get("Schedule"):
+        raise Refusal(
+            f"the crawler has Schedule {p['Schedule']!r}: Glue would start (and bill) runs on "
+            "its own, after the lab ends",
+            "drop Schedule and start the crawler yourself (glue.start_crawler)",
+        )
+    return None
+
+
+def s3_select(p: dict[str, Any], policy: Policy) -> Estimate:
+    """SelectObjectContent: the object's size scanned and returned (looked up; miss refuses)."""
+    key = f"{p.get('Bucket')}/{p.get('Key')}"
+    head = policy.lookup("s3_object", key)
+    if head is None:
+        raise Refusal(f"object s3://{key} was not found, so the scan cannot be priced", "name it")
+    gb = float(head.get("ContentLength") or 0) / 1e9
+    per_gb = pricing.price("s3_select_usd_per_gb_scanned") + pricing.price(
+        "s3_select_usd_per_gb_returned"
+    )
+    return Estimate(gb * per_gb, key, detail={"bytes": head.get("ContentLength")})
+
+
+def kms_key(p: dict[str, Any], policy: Policy) -> Estimate:
+    """CreateKey: USD 1 a key-month, pro rata for the TTL (teardown schedules its deletion)."""
+    if p.get("MultiRegion"):
+        raise Refusal("multi-Region keys bill a key in every replica Region", "drop MultiRegion")
+    hourly = pricing.price("kms_usd_per_key_month") / pricing.price("hours_per_month")
+    return Estimate(
+        hourly * policy.ttl_hours, "kms-key", hourly, detail={"ttl_hours": policy.ttl_hours}
+    )
+
+
+def metric_alarm(p: dict[str, Any], policy: Policy) -> Estimate:
+    """PutMetricAlarm: USD 0.10 an alarm-month pro rata; alarm actions must not launch things."""
+    for action in p.get("AlarmActions") or []:
+        if ":autoscaling:" in str(action) and ":scalingPolicy:" not in str(action):
+            raise Refusal("the alarm acts on an EC2 Auto Scaling group", "drop the action")
+        if ":ec2:" in str(action) or ":ssm" in str(action) or ":lambda:" in str(action):
+            raise Refusal(
+                f"alarm action {action} starts work on the account's behalf",
+                "use SNS topics or Application Auto Scaling policies as alarm actions",
+            )
+    hourly = pricing.price("cloudwatch_alarm_usd_per_month") / pricing.price("hours_per_month")
+    return Estimate(hourly * policy.ttl_hours, str(p.get("AlarmName", "")), hourly)
+
+
+def vpc_endpoint(p: dict[str, Any], policy: Policy) -> Estimate:
+    """CreateVpcEndpoint: gateway endpoints are free; interface endpoints bill per AZ-hour."""
+    kind = p.get("VpcEndpointType") or "Gateway"
+    if kind == "Gateway":
+        return Estimate(0.0, str(p.get("ServiceName", "")), detail={"type": kind})
+    if kind != "Interface":
+        raise Refusal(
+            f"VpcEndpointType {kind!r} is not one the labs use", "use Gateway or Interface"
+        )
+    azs = max(1, len(p.get("SubnetIds") or []))
+    if azs > 3:
+        raise Refusal(f"the endpoint spans {azs} subnets; this lab allows 3", "name <= 3 subnets")
+    hourly = azs * pricing.price("vpc_interface_endpoint_usd_per_az_hour")
+    return Estimate(
+        hourly * policy.ttl_hours, str(p.get("ServiceName", "")), hourly, detail={"azs": azs}
+    )
+
+
+def _scaling_target(resource_id: str, max_capacity: Any, policy: Policy, where: str) -> float:
+    """Hourly worst case of a SageMaker variant scaled to ``max_capacity`` instances."""
+    n = count(max_capacity, where, policy)
+    parts = resource_id.split("/")
+    if len(parts) != 4 or parts[0] != "endpoint" or parts[2] != "variant":
+        raise Refusal(
+            f"ResourceId {resource_id!r} is not a SageMaker endpoint variant; only variants scale "
+            "in the labs",
+            "use ResourceId='endpoint/<endpoint>/variant/<variant>'",
+        )
+    v = _endpoint_variants(parts[1], policy).get(parts[3])
+    if v is None:
+        raise Refusal(f"variant {parts[3]!r} is not on endpoint {parts[1]!r}", "name a variant")
+    if v.get("ServerlessConfig"):
+        return 0.0
+    return instance_hourly("hosting", v.get("InstanceType"), policy, "the variant") * n
+
+
+def scalable_target(p: dict[str, Any], policy: Policy) -> Estimate:
+    """RegisterScalableTarget: the variant at ``MaxCapacity`` for the TTL."""
+    if p.get("ServiceNamespace") != "sagemaker":
+        raise Refusal(
+            f"scaling {p.get('ServiceNamespace')!r} resources is outside every lab",
+            "scale SageMaker endpoint variants only",
+        )
+    hourly = _scaling_target(
+        str(p.get("ResourceId", "")), p.get("MaxCapacity", 1), policy, "MaxCapacity"
+    )
+    return Estimate(hourly * policy.ttl_hours, str(p.get("ResourceId", "")), hourly, "hosting")
+
+
+def scheduled_action(p: dict[str, Any], policy: Policy) -> Estimate:
+    """PutScheduledAction: a scheduled MaxCapacity is priced like a scalable target."""
+    if p.get("ServiceNamespace") != "sagemaker":
+        raise Refusal("scheduled scaling outside SageMaker is outside every lab", "drop it")
+    action = p.get("ScalableTargetAction") or {}
+    hourly = _scaling_target(
+        str(p.get("ResourceId", "")),
+        action.get("MaxCapacity", 1),
+        policy,
+        "ScalableTargetAction.MaxCapacity",
+    )
+    return Estimate(hourly * policy.ttl_hours, str(p.get("ResourceId", "")), hourly, "hosting")
