@@ -376,3 +376,109 @@ admission.billable(
 )
 admission.read(BEDROCK, "GetEvaluationJob", "ListEvaluationJobs")
 admission.free(BEDROCK, "StopEvaluationJob", "BatchDeleteEvaluationJob")
+
+
+# --------------------------------------------------------------------------- customisation
+
+
+def _customization_prices() -> dict[str, Any]:
+    return dict(vector_prices()["customization"])
+
+
+def customization_cost(params: dict[str, Any], policy: Policy) -> Estimate:
+    """CreateModelCustomizationJob: training tokens x epochs + the model's storage for the ttl.
+
+    Training tokens: the training object's bytes as tokens (an upper bound for text), read
+    with the lab's session; storage: the monthly per-model price prorated over the lab's
+    ttl (teardown deletes the custom model).
+    """
+    prices = _customization_prices()
+    base = re.sub(r"(:\d+)(:\d+k)$", r"\1", _model_of(str(params.get("baseModelIdentifier", ""))))
+    per_1k = float(
+        prices["training_usd_per_1k_tokens"].get(
+            base, prices["training_usd_per_1k_tokens"]["default"]
+        )
+    )
+    uri = (params.get("trainingDataConfig") or {}).get("s3Uri", "")
+    _records, size = _dataset_bytes(uri)
+    try:
+        epochs = int((params.get("hyperParameters") or {}).get("epochCount", "2"))
+    except ValueError:
+        epochs = 2
+    if epochs > 10:
+        raise Refusal(
+            f"epochCount is {epochs}; labs train at most 10 epochs", "set epochCount to 2"
+        )
+    train_usd = size * max(1, epochs) / 1000.0 * per_1k
+    storage_usd = float(prices["storage_usd_per_model_month"]) * policy.ttl_hours / 730.0
+    return Estimate(
+        train_usd + storage_usd,
+        str(params.get("customModelName", "")),
+        detail={
+            "base_model": base,
+            "training_tokens_upper_bound": size,
+            "epochs": epochs,
+            "usd_per_1k_training_tokens": per_1k,
+            "storage_usd_per_month": prices["storage_usd_per_model_month"],
+            "basis": "bytes as tokens x epochs x training price + storage prorated over ttl",
+        },
+    )
+
+
+def delete_custom_model(session: Any, region: str, name: str) -> None:
+    """Delete a custom model (its provisioned throughput and deployments first); gone is fine."""
+    br = session.client(BEDROCK, region_name=region)
+    try:
+        arn = br.get_custom_model(modelIdentifier=name)["modelArn"]
+    except Exception:  # noqa: BLE001 - already gone
+        return
+    for pt in br.list_provisioned_model_throughputs().get("provisionedModelSummaries", []):
+        if pt.get("modelArn") == arn:
+            quietly(
+                partial(
+                    br.delete_provisioned_model_throughput,
+                    provisionedModelId=pt["provisionedModelArn"],
+                )
+            )
+    quietly(partial(br.delete_custom_model, modelIdentifier=arn))
+
+
+def find_custom_models(session: Any, region: str) -> Iterable[tuple[str, dict[str, str]]]:
+    """Every custom model (tags are not listed offline: found by name)."""
+    br = session.client(BEDROCK, region_name=region)
+    for m in br.list_custom_models().get("modelSummaries", []):
+        yield m["modelName"], {}
+
+
+admission.deleter(
+    "bedrock-custom-model",
+    created_by=[(BEDROCK, "CreateModelCustomizationJob")],
+    delete=delete_custom_model,
+    find=find_custom_models,
+    order=12,
+)
+admission.billable(
+    BEDROCK,
+    "CreateModelCustomizationJob",
+    estimator=customization_cost,
+    deleter="bedrock-custom-model",
+    note="training tokens x epochs, then monthly storage of the custom model",
+)
+admission.read(
+    BEDROCK,
+    "GetModelCustomizationJob",
+    "ListModelCustomizationJobs",
+    "GetCustomModel",
+    "ListCustomModels",
+    "GetProvisionedModelThroughput",
+    "ListProvisionedModelThroughputs",
+    "GetCustomModelDeployment",
+    "ListCustomModelDeployments",
+)
+admission.free(
+    BEDROCK,
+    "StopModelCustomizationJob",
+    "DeleteCustomModel",
+    "DeleteProvisionedModelThroughput",
+    "DeleteCustomModelDeployment",
+)
