@@ -60,3 +60,31 @@ def test_update_job_errors_in_aws_words(lab: Any) -> None:
         glue.update_job(JobName="j", JobUpdate={"Role": job["Role"]})
     with pytest.raises(glue.exceptions.EntityNotFoundException, match="Job with name: nope"):
         glue.update_job(JobName="nope", JobUpdate={"Role": job["Role"], "Command": job["Command"]})
+
+
+def test_job_run_arguments_are_the_runs_own_as_on_aws(lab: Any) -> None:
+    """GetJobRun's Arguments are what StartJobRun passed; the script sees them over the defaults."""
+    import time
+
+    from tests.hang import HANG_GUARD_S
+
+    lab.client("s3").put_object(
+        Bucket=lab.bucket,
+        Key="s.py",
+        Body=b"import sys\nfrom awsglue.utils import getResolvedOptions\n"
+        b"print(getResolvedOptions(sys.argv, ['raw_prefix'])['raw_prefix'])\n",
+    )
+    glue = _job(lab)
+    plain = glue.start_job_run(JobName="j")["JobRunId"]
+    deadline = time.time() + HANG_GUARD_S
+    while glue.get_job_run(JobName="j", RunId=plain)["JobRun"]["JobRunState"] in (
+        "STARTING",
+        "RUNNING",
+    ):
+        assert time.time() < deadline, "the job run did not end"
+        time.sleep(0.1)
+    override = glue.start_job_run(JobName="j", Arguments={"--raw_prefix": "right/"})["JobRunId"]
+    assert glue.get_job_run(JobName="j", RunId=plain)["JobRun"]["Arguments"] == {}
+    assert glue.get_job_run(JobName="j", RunId=override)["JobRun"]["Arguments"] == {
+        "--raw_prefix": "right/"
+    }

@@ -792,6 +792,9 @@ class JobRun:
     execution_time: int = 0
     proc: Any = None
     stop: bool = False
+    #: what StartJobRun passed (GetJobRun shows only these: "for this job run, they replace the
+    #: default arguments set in the job definition"); ``arguments`` is what the script sees
+    run_arguments: dict[str, str] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -802,7 +805,7 @@ class JobRun:
             "StartedOn": self.started,
             "LastModifiedOn": self.completed or self.started,
             "JobRunState": self.state,
-            "Arguments": dict(self.arguments),
+            "Arguments": dict(self.run_arguments),
             "PredecessorRuns": [],
             "ExecutionTime": self.execution_time,
             "Timeout": self.timeout,
@@ -858,6 +861,7 @@ def start_job_run(call: OfflineCall) -> dict[str, Any]:
         max_capacity=float(p.get("MaxCapacity") or job.max_capacity or default_cap),
         glue_version=str(job.glue_version or ("3.0" if kind == "pythonshell" else "4.0")),
         started=_now(),
+        run_arguments=dict(p.get("Arguments") or {}),
     )
     runs.append(run)
     threading.Thread(
