@@ -65,12 +65,11 @@ def test_foundation_models_inference_profiles_and_refusals(lab: Any) -> None:
     assert err.value.response["Error"]["Code"] == "ResourceNotFoundException"
 
     with pytest.raises(CostGuardError) as refused:
-        bc.create_provisioned_model_throughput(
-            modelUnits=1, provisionedModelName="pt", modelId="amazon.nova-micro-v1:0"
-        )
-    text = str(refused.value)
-    assert "model-unit hour" in text and "part 2" in text and "on demand" in text
-    with pytest.raises(CostGuardError, match="Marketplace model endpoint"):
         bc.create_marketplace_model_endpoint(modelSourceIdentifier="x", endpointConfig={"sageMaker": {
             "initialInstanceCount": 1, "instanceType": "ml.g5.xlarge", "executionRole": "arn:aws:iam::123456789012:role/r"}},
             endpointName="e")  # fmt: skip
+    text = str(refused.value)
+    assert "Marketplace model endpoint" in text and "every hour" in text and "part 2" in text
+    with pytest.raises(CostGuardError, match="custom-model-unit minute"):
+        bc.create_model_import_job(jobName="j", importedModelName="m", roleArn="arn:aws:iam::123456789012:role/r",
+                                   modelDataSource={"s3DataSource": {"s3Uri": "s3://b/m/"}})  # fmt: skip

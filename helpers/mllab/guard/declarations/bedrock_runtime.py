@@ -22,6 +22,7 @@ models that bill per hour or minute of capacity.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from mllab.guard import admission
@@ -122,6 +123,10 @@ def _estimate(
     guardrail: dict[str, Any] | None = None,
     input_text: str = "",
 ) -> Estimate:
+    if re.search(r":(provisioned-model|custom-model-deployment)/", model_id):
+        # tokens on bought capacity are not billed per token: the capacity was priced when it
+        # was created (and is refused until part 2 prices it)
+        return Estimate(0.0, model_id, detail={"model": model_id, "note": "billed as capacity"})
     prof = _profile_or_refuse(model_id, operation)
     if prof is None:  # offline, unknown id: AWS's ValidationException will answer
         return Estimate(0.0, model_id, detail={"model": model_id, "note": "unknown model id"})

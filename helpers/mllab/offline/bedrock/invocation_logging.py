@@ -167,9 +167,9 @@ def log_invocation(
         "outputTokenCount": output_tokens,
     }
     if text_ok:
-        inp["inputBodyJson"] = input_body
+        inp["inputBodyJson"] = input_body() if callable(input_body) else input_body
     if emb_ok if embedding else text_ok:
-        out["outputBodyJson"] = output_body
+        out["outputBodyJson"] = output_body() if callable(output_body) else output_body
     record = {
         "schemaType": "ModelInvocationLog",
         "schemaVersion": "1.0",
