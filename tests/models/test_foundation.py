@@ -324,3 +324,17 @@ def test_explain_shows_scores_and_choice() -> None:
     assert exp["chosen"] == ["Tents carry a two year warranty."]
     assert exp["scores"][0]["text"] == "Tents carry a two year warranty."
     assert exp["scores"][0]["score"] >= exp["threshold"] > exp["scores"][1]["score"]
+
+
+def test_knowledge_base_search_results_format() -> None:
+    results = "\n".join(
+        f'<search_result index="{i}">\n{fact}\n</search_result>'
+        for i, (fact, _, _) in enumerate(FACTS, 1)
+    )
+    prompt = (
+        "You are a question answering agent. Answer only from the search results.\n\n"
+        f"Here are the search results in numbered order:\n{results}\n\nQuestion: Do gift cards expire?"
+    )
+    out = generate(MICRO, user(prompt), explain=True)
+    assert text_of(out) == "Gift cards never expire and can be used online."
+    assert all("<" not in p["text"] for p in out["explanation"]["scores"])

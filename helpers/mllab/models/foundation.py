@@ -112,8 +112,10 @@ _LABEL = re.compile(
 
 
 def split_sentences(text: str) -> list[str]:
-    """Split text into sentences and list items (a regular-expression splitter)."""
+    """Split text into sentences and list items (a regular-expression splitter); markup tags
+    such as ``<search_result index="1">`` separate sentences and are dropped."""
     out: list[str] = []
+    text = _TAG.sub("\n\n", text)
     for part in _SENT_SPLIT.split(text):
         for line in part.split("\n") if part.count("\n") and _looks_like_list(part) else [part]:
             s = _LABEL.sub("", line.strip().lstrip("-*• ").strip()).strip()
@@ -179,9 +181,11 @@ class Request:
 
 _QMARK = re.compile(r"(?im)^\s*(?:question|query|q|user question|user)\s*[:\-]\s*(.+?)\s*$")
 _TAGGED = re.compile(
-    r"<(context|documents?|search_results|sources?|passages?|chunks?|information|data)>(.*?)</\1>",
+    r"<(context|documents?|search_results?|sources?|passages?|chunks?|information|data)"
+    r"(?:\s[^>]*)?>(.*?)</\1>",
     re.I | re.S,
 )
+_TAG = re.compile(r"</?[A-Za-z_][\w-]*(?:\s[^<>]*)?/?>")
 _TASK = re.compile(r"^\s*(summari[sz]e|give (me )?a summary|tl;?dr)\b", re.I)
 
 
