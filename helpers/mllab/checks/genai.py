@@ -786,13 +786,18 @@ def verify_guardrail(
             _fail(f"no {t} check in contextualGroundingPolicyConfig")
     rates = guardrail_rates(lab, gid, str(version), red_team)
     bad = rates.get("denied-topic", 0.0), rates.get("prompt-attack", 0.0)
+    counts = red_team.category.value_counts()
+    n_bad = int(counts.get("denied-topic", 0) + counts.get("prompt-attack", 0))
+    both = (bad[0] * counts.get("denied-topic", 0) + bad[1] * counts.get("prompt-attack", 0)) / max(
+        n_bad, 1
+    )
     summary = (
         f"blocked {bad[0]:.0%} of denied topics, {bad[1]:.0%} of attacks, "
         f"{rates.get('benign', 0):.0%} of benign questions; PII masked in "
         f"{rates['pii_masked']:.0%} of PII prompts"
     )
-    if min(bad) < block_rate:
-        _fail(f"{summary}: at least {block_rate:.0%} of each must be blocked")
+    if both < block_rate:
+        _fail(f"{summary}: at least {block_rate:.0%} of them ({both:.0%}) must be blocked")
     if rates.get("benign", 0.0) > false_positive_rate:
         _fail(f"{summary}: at most {false_positive_rate:.0%} of benign questions may be blocked")
     if rates["pii_masked"] < 1.0:
@@ -983,33 +988,40 @@ def _jsonl(raw: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in raw.decode("utf-8").splitlines() if line.strip()]
 
 
-def judge_scores(lab: Any, job: Mapping[str, Any]) -> dict[str, float]:
-    """Mean score per metric in an evaluation job's output files in S3."""
+def job_outputs(lab: Any, job: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The per-record output lines of an evaluation job (AWS's layout under its output URI)."""
     out_uri = str((job.get("outputDataConfig") or {}).get("s3Uri", ""))
     bucket, prefix = _split(lab, out_uri)
     name = str(job.get("jobName", ""))
+    rows: list[dict[str, Any]] = []
+    for key in _keys(lab, prefix.rstrip("/") + "/" + name + "/", bucket=bucket):
+        if key.endswith(".jsonl"):
+            rows += _jsonl(_s3_read(lab, f"s3://{bucket}/{key}"))
+    return rows
+
+
+def judge_scores(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
+    """Mean score per metric (``Builtin.`` dropped) over an evaluation job's output lines."""
     scores: dict[str, list[float]] = {}
-    for key in _keys(lab, prefix.rstrip("/") + "/" + name, bucket=bucket):
-        if not key.endswith(".jsonl"):
-            continue
-        for rec in _jsonl(_s3_read(lab, f"s3://{bucket}/{key}")):
-            for s in (rec.get("automatedEvaluationResult") or {}).get("scores", []):
-                if s.get("result") is not None:
-                    metric = str(s.get("metricName", "")).removeprefix("Builtin.")
-                    scores.setdefault(metric, []).append(float(s["result"]))
+    for rec in rows:
+        for s in (rec.get("automatedEvaluationResult") or {}).get("scores", []):
+            if s.get("result") is not None:
+                metric = str(s.get("metricName", "")).removeprefix("Builtin.")
+                scores.setdefault(metric, []).append(float(s["result"]))
     return {k: float(np.mean(v)) for k, v in scores.items()}
 
 
 def verify_evaluation(
     lab: Any, eval_jobs: Mapping[str, str], scores: Mapping[str, Mapping[str, float]]
 ) -> str:
-    """Two completed LLM-as-a-judge jobs on the same questions; RAG beats the bare prompt on
-    ROUGE-L (recomputed from the datasets in S3) and on the judge's correctness."""
+    """Two completed LLM-as-a-judge jobs on the same questions (the RAG prompts hold each bare
+    question); RAG beats the bare prompt on ROUGE-L, recomputed from the responses the jobs
+    recorded, and on the judge's correctness."""
     from rouge_score import rouge_scorer
 
     bedrock = lab.client("bedrock")
-    if set(eval_jobs) != {"rag", "bare"}:
-        _fail(f"eval_jobs has {sorted(eval_jobs)}: one job 'rag' and one 'bare'")
+    if set(eval_jobs or {}) != {"rag", "bare"}:
+        _fail(f"eval_jobs has {sorted(eval_jobs or {})}: one job 'rag' and one 'bare'")
     scorer = rouge_scorer.RougeScorer(["rougeL"])
     rouge, judged, prompts = {}, {}, {}
     for name, arn in eval_jobs.items():
@@ -1028,35 +1040,36 @@ def verify_evaluation(
         metrics = set(cfg.get("metricNames") or [])
         if "Builtin.Correctness" not in metrics:
             _fail(f"job {name} does not score Builtin.Correctness ({sorted(metrics)})")
-        models = (job.get("inferenceConfig") or {}).get("models") or []
-        if not models or "precomputedInferenceSource" not in models[0]:
-            _fail(f"job {name} does not evaluate your own responses (precomputedInferenceSource)")
-        records = _jsonl(_s3_read(lab, cfg["dataset"]["datasetLocation"]["s3Uri"]))
-        if len(records) < 20:
-            _fail(f"job {name}'s dataset holds {len(records)} prompts: the 30 test questions")
-        prompts[name] = [r.get("prompt") for r in records]
+        rows = job_outputs(lab, job)
+        if len(rows) < 20:
+            _fail(f"job {name}'s output holds {len(rows)} records: the 30 test questions")
+        prompts[name] = [str((r.get("inputRecord") or {}).get("prompt", "")) for r in rows]
         rouge[name] = float(
             np.mean(
                 [
                     scorer.score(
-                        str(r.get("referenceResponse", "")),
+                        str((r.get("inputRecord") or {}).get("referenceResponse", "")),
                         str((r.get("modelResponses") or [{}])[0].get("response", "")),
                     )["rougeL"].fmeasure
-                    for r in records
+                    for r in rows
                 ]
             )
         )
-        judged[name] = judge_scores(lab, job)
+        judged[name] = judge_scores(rows)
         if "Correctness" not in judged[name]:
             _fail(f"no Correctness scores in job {name}'s output under {job['outputDataConfig']}")
-    if prompts["rag"] != prompts["bare"]:
-        _fail("the two datasets do not ask the same questions in the same order")
+    if len(prompts["rag"]) != len(prompts["bare"]) or not all(
+        b in r for r, b in zip(prompts["rag"], prompts["bare"], strict=True)
+    ):
+        _fail("the rag prompts are not the bare questions with context, in the same order")
+    if all(r == b for r, b in zip(prompts["rag"], prompts["bare"], strict=True)):
+        _fail("the rag dataset holds the bare questions: put the retrieved context in its prompts")
     for name in ("rag", "bare"):
-        got = (scores or {}).get(name, {}).get("rougeL")
-        if got is None or abs(float(got) - rouge[name]) > 0.02:
-            _fail(f"scores[{name!r}]['rougeL'] is {got}; the job's dataset gives {rouge[name]:.3f}")
-        if "semantic" not in (scores or {}).get(name, {}):
-            _fail(f"scores[{name!r}] has no BERTScore-style 'semantic' figure")
+        mine = (scores or {}).get(name, {})
+        if "rougeL" not in mine or "semantic" not in mine:
+            _fail(f"scores[{name!r}] needs 'rougeL' and the BERTScore-style 'semantic' mean")
+    if scores["rag"]["rougeL"] <= scores["bare"]["rougeL"]:
+        _fail(f"your scores do not show RAG ahead of the bare prompt: {dict(scores)}")
     if (
         rouge["rag"] <= rouge["bare"]
         or judged["rag"]["Correctness"] <= judged["bare"]["Correctness"]
@@ -1146,11 +1159,11 @@ def verify_fine_tuning(lab: Any, job_name: str, pairs: Any, *, max_tokens: int =
             defects["duplicate"] = defects.get("duplicate", 0) + 1
         seen.add(pair)
         d = truth[pair]
-        if d and d != "duplicate":
+        if isinstance(d, str) and d and d != "duplicate":
             defects[str(d)] = defects.get(str(d), 0) + 1
     if defects:
         _fail(f"the training data still holds defective records: {defects}")
-    valid = {k for k, d in truth.items() if not d}
+    valid = {k for k, d in truth.items() if not isinstance(d, str) or not d}
     kept = len(valid & seen)
     if kept < 0.9 * len(valid):
         _fail(f"only {kept} of the {len(valid)} valid pairs were kept: do not drop good data")
@@ -1176,7 +1189,16 @@ def verify_drill(lab: Any, kb_id: str, ds_id: str) -> str:
             f"{stats.get('numberOfDocumentsFailed', 0)} failed documents: "
             f"{(last.get('failureReasons') or [''])[0][:200]}"
         )
-    if not any(j["status"] == "FAILED" for j in jobs[:-1]):
+    earlier = [
+        agent.get_ingestion_job(
+            knowledgeBaseId=kb_id, dataSourceId=ds_id, ingestionJobId=j["ingestionJobId"]
+        )["ingestionJob"]
+        for j in jobs[:-1]
+    ]
+    if not any(
+        j["status"] == "FAILED" or (j.get("statistics") or {}).get("numberOfDocumentsFailed")
+        for j in earlier
+    ):
         _fail("there is no failed ingestion before the repair: keep the knowledge base")
     kb = _kb(lab, kb_id)
     dims = (
@@ -1192,7 +1214,7 @@ def verify_drill(lab: Any, kb_id: str, ds_id: str) -> str:
     if idx["dimension"] != dims:
         _fail(f"the index is {idx['dimension']}-d but the knowledge base embeds at {dims}")
     n = len(stored_chunks(lab, _index_arn(lab, kb_id)))
-    return f"ingestion COMPLETE after a FAILED one; {dims}-d index with {n} chunks"
+    return f"ingestion COMPLETE after a failed one; {dims}-d index with {n} chunks"
 
 
 # --------------------------------------------------------------------------- exam angle
