@@ -338,3 +338,28 @@ def test_knowledge_base_search_results_format() -> None:
     out = generate(MICRO, user(prompt), explain=True)
     assert text_of(out) == "Gift cards never expire and can be used online."
     assert all("<" not in p["text"] for p in out["explanation"]["scores"])
+
+
+TICKET = {"toolSpec": {"name": "create_ticket", "description": "Create a support ticket with a title and a priority",
+          "inputSchema": {"json": {"type": "object", "properties": {
+              "title": {"type": "string", "description": "short title of the ticket"},
+              "priority": {"type": "string", "enum": ["low", "medium", "high"]},
+              "due": {"type": "string", "description": "due date"}}, "required": ["title", "priority"]}}}}  # fmt: skip
+
+
+def test_quoted_strings_dates_and_a_follow_up_turn_fill_the_input() -> None:
+    tools = {"tools": [TICKET, HOTEL]}
+    out = generate(MICRO, user('Please create a ticket titled "Printer on fire" with high priority, due 2026-12-24.'),
+                   tool_config=tools)  # fmt: skip
+    assert tool_use(out) == {"toolUseId": tool_use(out)["toolUseId"], "name": "create_ticket",  # type: ignore[index]
+                             "input": {"title": "Printer on fire", "priority": "high", "due": "2026-12-24"}}  # fmt: skip
+    first = generate(MICRO, user("Book a hotel for 3 nights please"), tool_config=tools)
+    assert tool_use(first) is None
+    follow = (
+        user("Book a hotel for 3 nights please")
+        + [first["output"]["message"]]
+        + user("In Lisbon, 2 rooms.")
+    )
+    use = tool_use(generate(MICRO, follow, tool_config=tools))
+    assert use is not None and use["name"] == "book_hotel"
+    assert use["input"] == {"city": "Lisbon", "nights": 3, "rooms": 2}

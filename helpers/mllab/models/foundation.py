@@ -641,7 +641,7 @@ def find_values(text: str) -> list[Value]:
         span = m.group(0).strip()
         first = span.split()[0]
         at_start = m.start() == 0 or re.search(
-            r"[.!?:]\s*$|^\s*$", text[max(0, m.start() - 3) : m.start()]
+            r"[.!?:\n]\s*$|^\s*$", text[max(0, m.start() - 3) : m.start()]
         )
         mid_sentence_caps = re.search(rf"[^.!?:\s]\s+{re.escape(first)}\b", text)
         if at_start and (
@@ -959,6 +959,10 @@ def generate(
         choice = (tool_config or {}).get("toolChoice") or {"auto": {}}
         tool, tool_scores = choose_tool(req.question or req.user_text, specs, choice)
         explanation["tool_scores"] = tool_scores
+        asked = _asked_for(messages)
+        if tool is None and asked and "tool" not in choice:
+            # the user answers the stand-in's own question for a tool's missing fields
+            tool = next((t for t in specs if t["name"] == asked), None)
     if tool is not None:
         schema = (tool.get("inputSchema") or {}).get("json") or {"type": "object"}
         if isinstance(schema, str):
@@ -1023,6 +1027,17 @@ def generate(
     if explain:
         result["explanation"] = explanation
     return result
+
+
+def _asked_for(messages: list[dict[str, Any]]) -> str | None:
+    """The tool named by the previous assistant turn when it asked for missing fields."""
+    if len(messages) < 2 or messages[-2].get("role") != "assistant":
+        return None
+    for block in messages[-2].get("content", []):
+        m = re.match(r"To use (\S+) I need: ", str(block.get("text", "")))
+        if m:
+            return m.group(1)
+    return None
 
 
 def _user_turns(messages: list[dict[str, Any]]) -> str:
