@@ -40,12 +40,14 @@ class Chunk:
         start: character offset of the chunk in the document.
         end: character offset one past its end.
         parent: for HIERARCHICAL children, the parent chunk (returned by retrieval).
+        tokens: the chunk's token count when the strategy knows it (0: not counted).
     """
 
     text: str
     start: int
     end: int
     parent: Chunk | None = field(default=None, repr=False)
+    tokens: int = 0
 
 
 def _spans(text: str) -> list[tuple[int, int]]:
@@ -80,7 +82,7 @@ def _windows(
         s, e = spans[i][0], spans[j - 1][1]
         piece = text[s:e]
         if piece.strip():
-            out.append(Chunk(piece, base + s, base + e))
+            out.append(Chunk(piece, base + s, base + e, tokens=j - i))
         if j >= n:
             break
         i = max(i + 1, j - overlap)

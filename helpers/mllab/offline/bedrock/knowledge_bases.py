@@ -713,6 +713,17 @@ def _list_objects(s3: Any, bucket: str, prefixes: list[str]) -> dict[str, dict[s
     return out
 
 
+def _read_object(call: OfflineCall, s3: Any, bucket: str, key: str) -> bytes:
+    """An object's bytes as the service reads them: from moto's store directly offline
+    (Bedrock reads the data source with its role, not through the learner's client)."""
+    try:
+        from mllab.offline.sagemaker import s3io
+
+        return s3io.get_bytes(call.account_id, f"s3://{bucket}/{key}")
+    except ImportError:  # pragma: no cover - the SageMaker plane ships with this one
+        return bytes(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
 def ingest(call: OfflineCall, kb: KnowledgeBase, ds: DataSource, job: dict[str, Any]) -> None:
     """Run one ingestion job: scan, parse, chunk, embed, write, delete what is gone.
 
@@ -744,7 +755,9 @@ def ingest(call: OfflineCall, kb: KnowledgeBase, ds: DataSource, job: dict[str, 
         k[: -len(".metadata.json")]: o for k, o in objects.items() if k.endswith(".metadata.json")
     }
     stats["numberOfMetadataDocumentsScanned"] = len(sidecars)
-    embed_tokens = 0
+    pending: list[
+        tuple[str, str, dict[str, Any], str | None, DocState | None, dict[str, Any], list[Any]]
+    ] = []
     for key in sorted(docs):
         obj = docs[key]
         uri = f"s3://{bucket}/{key}"
@@ -777,14 +790,14 @@ def ingest(call: OfflineCall, kb: KnowledgeBase, ds: DataSource, job: dict[str, 
                 stats["numberOfDocumentsFailed"] += 1
                 continue
             try:
-                raw = s3.get_object(Bucket=bucket, Key=key + ".metadata.json")["Body"].read()
+                raw = _read_object(call, s3, bucket, key + ".metadata.json")
                 attrs = _metadata_attributes(raw, uri)
             except ValueError as err:
                 failures.append(f"Encountered error: {err}. [Files: {uri}]")
                 stats["numberOfDocumentsFailed"] += 1
                 continue
         try:
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            body = _read_object(call, s3, bucket, key)
             parts = parse(key, body)
         except Exception as err:  # noqa: BLE001 - an unreadable document fails alone
             failures.append(f"Encountered error: unable to parse {uri}: {err}. [Files: {uri}]")
@@ -802,12 +815,22 @@ def ingest(call: OfflineCall, kb: KnowledgeBase, ds: DataSource, job: dict[str, 
         for text, page in parts:
             for i, c in enumerate(chunking.chunk(text, chunk_conf)):
                 rows.append((page, i, c))
+        pending.append((key, uri, obj, meta_etag, old, attrs, rows))
+    # embed every chunk of the job in one batch (as Bedrock batches its embedding calls),
+    # then write per document so that one document's failure stays with it
+    all_texts = [c.text for *_, rows in pending for _, _, c in rows]
+    all_vecs: Any = embeddings.embed(all_texts, kb.dimensions) if all_texts else []
+    chunks = [c for *_, rows in pending for _, _, c in rows]
+    uncounted = [c.text for c in chunks if not c.tokens]
+    embed_tokens = sum(c.tokens for c in chunks) + (
+        sum(tokens.count_many(uncounted)) if uncounted else 0
+    )
+    pos = 0
+    for key, uri, obj, meta_etag, old, attrs, rows in pending:
+        vecs = all_vecs[pos : pos + len(rows)]
+        pos += len(rows)
         modified = old is not None
         meta_only = modified and old is not None and old.etag == obj["ETag"]
-        # embed and write per document so one failure stays with its document
-        texts = [c.text for _, _, c in rows]
-        vecs: Any = embeddings.embed(texts, kb.dimensions) if texts else []
-        embed_tokens += sum(tokens.count_many(texts)) if texts else 0
         out_rows = []
         for (page, i, c), vec in zip(rows, vecs, strict=True):
             ck = str(uuid.UUID(hashlib.md5(f"{ds.ds_id}|{uri}|{page}|{i}".encode()).hexdigest()))
@@ -818,7 +841,7 @@ def ingest(call: OfflineCall, kb: KnowledgeBase, ds: DataSource, job: dict[str, 
             if c.parent is not None:
                 extra["parent"] = c.parent.text
                 extra["parentSpan"] = [c.parent.start, c.parent.end]
-            out_rows.append((ck, [float(x) for x in vec], c.text, meta, extra))
+            out_rows.append((ck, vec.tolist(), c.text, meta, extra))
         try:
             if old is not None:
                 sink.delete(old.keys)
