@@ -22,7 +22,10 @@ async def invoke(payload, context):
         raise RuntimeError("the agent failed on purpose")
     if payload.get("stream"):
         async def events():
-            for word in payload["stream"].split():
+            for i, word in enumerate(payload["stream"].split()):
+                if payload.get("die_after") == i:
+                    await asyncio.sleep(3.0)  # let the words so far reach the client (a grace, not a timing check)
+                    os._exit(1)  # the process dies mid-answer
                 yield {"word": word}
         return events()
     if payload.get("die"):

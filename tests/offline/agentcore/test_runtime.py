@@ -150,3 +150,40 @@ def test_code_artifact_in_s3(lab: Any) -> None:
             networkConfiguration={"networkMode": "PUBLIC"},
         )
     assert "other.py is not in the code artifact" in err.value.response["Error"]["Message"]
+
+
+def test_a_stream_cut_mid_answer_is_returned_and_flagged(lab: Any, tmp_path: Path) -> None:
+    from mllab import agents
+
+    rt = image_runtime(lab, tmp_path, "cut", PLAIN)
+    dp = lab.client("bedrock-agentcore")
+    session = "cut-session-" + "c" * 30
+    out = dp.invoke_agent_runtime(
+        agentRuntimeArn=rt["agentRuntimeArn"],
+        runtimeSessionId=session,
+        payload=json.dumps({"stream": "alpha beta gamma delta", "die_after": 2}).encode(),
+    )
+    words = [
+        json.loads(ln.decode()[len("data: ") :])["word"]
+        for ln in out["response"].iter_lines()
+        if ln
+    ]
+    assert words == ["alpha", "beta"]  # as far as it got
+    found = agents.diagnose(agents.spans(lab.session, session_id=session))
+    assert "truncated_stream" in found.kinds()
+    # a whole stream is not flagged
+    whole = "whole-session-" + "w" * 30
+    dp.invoke_agent_runtime(
+        agentRuntimeArn=rt["agentRuntimeArn"],
+        runtimeSessionId=whole,
+        payload=json.dumps({"stream": "alpha beta"}).encode(),
+    )["response"].read()
+    assert (
+        "truncated_stream"
+        not in agents.diagnose(agents.spans(lab.session, session_id=whole)).kinds()
+    )
+    cw = lab.client("cloudwatch")
+    metrics = cw.list_metrics(Namespace="AWS/Bedrock-AgentCore", MetricName="Invocations")[
+        "Metrics"
+    ]
+    assert any(d["Value"] == rt["agentRuntimeArn"] for m in metrics for d in m["Dimensions"])
