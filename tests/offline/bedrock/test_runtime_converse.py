@@ -182,6 +182,14 @@ def test_throttling_on_the_lab_clock_and_quota_helper(lab: Any) -> None:
     with pytest.raises(ClientError) as err:
         rt.converse(modelId=MICRO, messages=msg("word " * 60))
     assert code(err) == ("ThrottlingException", "Too many tokens, please wait before trying again.")
+    import datetime as dt
+
+    now = dt.datetime.now(dt.UTC)
+    points = lab.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/Bedrock", MetricName="InvocationThrottles",
+        Dimensions=[{"Name": "ModelId", "Value": MICRO}], StartTime=now - dt.timedelta(minutes=10),
+        EndTime=now + dt.timedelta(minutes=1), Period=60, Statistics=["Sum"])["Datapoints"]  # fmt: skip
+    assert sum(p["Sum"] for p in points) == 2
 
 
 def test_revoked_model_access(lab: Any) -> None:
