@@ -385,9 +385,7 @@ def invoke_agent_runtime(call: OfflineCall) -> dict[str, Any]:
     latency_ms = (time.perf_counter() - t0) * 1000.0
     content_type = resp_headers.get("content-type", "application/json")
     if content_type.startswith("text/event-stream") and complete and body:
-        complete = (
-            body.rstrip().endswith(b"}") or body.rstrip().endswith(b'"') or body.endswith(b"\n\n")
-        )
+        complete = body.endswith(b"\n\n")  # every server-sent event ends with a blank line
     agent_spans = _collect(session, call.account_id, call.region)
     if status >= 400 and error is None:
         error = f"Received error ({status}) from runtime"
