@@ -83,3 +83,42 @@ def test_deleters_find_and_delete_by_tags(lab: Any, tmp_path: Path) -> None:
             d.delete(lab.session, lab.region, name)
             d.delete(lab.session, lab.region, name)  # idempotent
         assert list(d.find(lab.session, lab.region)) == [], kind  # type: ignore[misc]
+
+
+def test_teardown_removes_what_the_run_created(lab: Any, tmp_path: Path) -> None:
+    from mllab.offline.agentcore import images
+    from mllab.teardown import teardown_run
+
+    lab.client("lambda").create_function(
+        FunctionName="tool2", Runtime="python3.12", Role=lab.role_arn, Handler="lambda_function.h",
+        Code={"ZipFile": zip_source("def h(e, c):\n    return 1\n")},
+    )  # fmt: skip
+    ctl = lab.client("bedrock-agentcore-control")
+    uri = "123456789012.dkr.ecr.us-east-1.amazonaws.com/torn:1"
+    images.register(uri, build_context(tmp_path / "torn", PLAIN))
+    rt = ctl.create_agent_runtime(
+        agentRuntimeName="torn", agentRuntimeArtifact={"containerConfiguration": {"containerUri": uri}},
+        roleArn=lab.role_arn, networkConfiguration={"networkMode": "PUBLIC"},
+    )  # fmt: skip
+    ctl.create_agent_runtime_endpoint(agentRuntimeId=rt["agentRuntimeId"], name="prod")
+    gw = ctl.create_gateway(name="torn-gw", roleArn=lab.role_arn, authorizerType="NONE")
+    ctl.create_gateway_target(
+        gatewayIdentifier=gw["gatewayId"], name="t",
+        targetConfiguration={"mcp": {"lambda": {"lambdaArn": "arn:aws:lambda:us-east-1:123456789012:function:tool2",
+                                                "toolSchema": {"inlinePayload": [
+            {"name": "one", "description": "returns one", "inputSchema": {"type": "object"}}]}}}},
+    )  # fmt: skip
+    ctl.create_memory(name="torn_mem", eventExpiryDuration=7)
+    done = teardown_run(lab, complete=True)
+    kinds = {d["kind"] for d in done if not d["action"].startswith("error")}
+    assert {
+        "agentcore-runtime",
+        "agentcore-gateway",
+        "agentcore-memory",
+        "lambda-function",
+    } <= kinds, done
+    assert not any(d["action"].startswith("error") for d in done), done
+    assert ctl.list_agent_runtimes()["agentRuntimes"] == []
+    assert ctl.list_gateways()["items"] == []
+    assert ctl.list_memories()["memories"] == []
+    assert lab.client("lambda").list_functions()["Functions"] == []

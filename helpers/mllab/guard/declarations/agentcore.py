@@ -105,12 +105,22 @@ def batch_records(params: dict[str, Any], policy: Policy) -> Estimate:
 
 def _zero(kind: str) -> Any:
     def estimate(params: dict[str, Any], policy: Policy) -> Estimate:
-        name = str(
-            params.get("agentRuntimeName")
-            or params.get("name")
-            or params.get("gatewayIdentifier")
-            or ""
-        )
+        if kind == "agentcore-runtime-endpoint":
+            # the deleter's name of an endpoint: <runtime id>/runtime-endpoint/<endpoint>
+            name = f"{params.get('agentRuntimeId')}/runtime-endpoint/{params.get('name') or params.get('endpointName')}"
+        elif kind == "agentcore-gateway-target":
+            name = (
+                f"{params.get('gatewayIdentifier')}/{params.get('name') or params.get('targetId')}"
+            )
+        else:
+            name = str(
+                params.get("agentRuntimeName")
+                or params.get("agentRuntimeId")
+                or params.get("name")
+                or params.get("gatewayIdentifier")
+                or params.get("memoryId")
+                or ""
+            )
         return Estimate(0.0, name, detail={"basis": f"an idle {kind} costs nothing"})
 
     return estimate
@@ -123,19 +133,19 @@ def _client(session: Any, region: str) -> Any:
     return session.client(CONTROL, region_name=region)
 
 
-def _quiet(fn: Any) -> None:
+def _quiet(fn: Any) -> str | None:
     from mllab.guard.declarations._util import quietly
 
-    quietly(fn)
+    return quietly(fn)
 
 
-def _delete_runtime(session: Any, region: str, name: str) -> None:
+def _delete_runtime(session: Any, region: str, name: str) -> str | None:
     c = _client(session, region)
     rid = name.rsplit("/", 1)[-1]
     for rt in c.list_agent_runtimes().get("agentRuntimes", []):
         if name in (rt["agentRuntimeId"], rt["agentRuntimeName"], rt["agentRuntimeArn"]):
             rid = rt["agentRuntimeId"]
-    _quiet(lambda: c.delete_agent_runtime(agentRuntimeId=rid))
+    return _quiet(lambda: c.delete_agent_runtime(agentRuntimeId=rid))
 
 
 def _find_runtimes(session: Any, region: str) -> Iterable[tuple[str, dict[str, str]]]:
@@ -145,12 +155,12 @@ def _find_runtimes(session: Any, region: str) -> Iterable[tuple[str, dict[str, s
         yield rt["agentRuntimeId"], dict(tags)
 
 
-def _delete_endpoint(session: Any, region: str, name: str) -> None:
+def _delete_endpoint(session: Any, region: str, name: str) -> str | None:
     c = _client(session, region)
     if "/runtime-endpoint/" not in name:
-        return
+        return None
     runtime, endpoint = name.split("/runtime-endpoint/")
-    _quiet(
+    return _quiet(
         lambda: c.delete_agent_runtime_endpoint(
             agentRuntimeId=runtime.rsplit("/", 1)[-1], endpointName=endpoint
         )
@@ -169,7 +179,7 @@ def _find_endpoints(session: Any, region: str) -> Iterable[tuple[str, dict[str, 
             yield arn, dict(tags)
 
 
-def _delete_gateway(session: Any, region: str, name: str) -> None:
+def _delete_gateway(session: Any, region: str, name: str) -> str | None:
     c = _client(session, region)
     gid = name
     for gw in c.list_gateways().get("items", []):
@@ -181,11 +191,11 @@ def _delete_gateway(session: Any, region: str, name: str) -> None:
         targets = c.list_gateway_targets(gatewayIdentifier=gid).get("items", [])
     except Exception as err:  # noqa: BLE001 - already deleted: nothing to do
         if gone(err):
-            return
+            return None
         raise
     for t in targets:
         _quiet(lambda t=t: c.delete_gateway_target(gatewayIdentifier=gid, targetId=t["targetId"]))
-    _quiet(lambda: c.delete_gateway(gatewayIdentifier=gid))
+    return _quiet(lambda: c.delete_gateway(gatewayIdentifier=gid))
 
 
 def _find_gateways(session: Any, region: str) -> Iterable[tuple[str, dict[str, str]]]:
@@ -196,12 +206,22 @@ def _find_gateways(session: Any, region: str) -> Iterable[tuple[str, dict[str, s
         yield gw["gatewayId"], dict(tags)
 
 
-def _delete_target(session: Any, region: str, name: str) -> None:
+def _delete_target(session: Any, region: str, name: str) -> str | None:
     c = _client(session, region)
     if "/" not in name:
-        return
+        return None
     gid, tid = name.split("/", 1)
-    _quiet(lambda: c.delete_gateway_target(gatewayIdentifier=gid, targetId=tid))
+    from mllab.guard.declarations._util import gone
+
+    try:
+        for t in c.list_gateway_targets(gatewayIdentifier=gid).get("items", []):
+            if t["name"] == tid:  # recorded by name at CreateGatewayTarget
+                tid = t["targetId"]
+    except Exception as err:  # noqa: BLE001 - the gateway is gone, and its targets with it
+        if gone(err):
+            return None
+        raise
+    return _quiet(lambda: c.delete_gateway_target(gatewayIdentifier=gid, targetId=tid))
 
 
 def _find_targets(session: Any, region: str) -> Iterable[tuple[str, dict[str, str]]]:
@@ -220,13 +240,13 @@ def _find_targets(session: Any, region: str) -> Iterable[tuple[str, dict[str, st
             )  # targets carry their gateway's tags
 
 
-def _delete_memory(session: Any, region: str, name: str) -> None:
+def _delete_memory(session: Any, region: str, name: str) -> str | None:
     c = _client(session, region)
     mid = name
     for m in c.list_memories().get("memories", []):
         if name in (m["id"], m.get("arn")) or m["id"].startswith(name + "-"):
             mid = m["id"]
-    _quiet(lambda: c.delete_memory(memoryId=mid))
+    return _quiet(lambda: c.delete_memory(memoryId=mid))
 
 
 def _find_memories(session: Any, region: str) -> Iterable[tuple[str, dict[str, str]]]:

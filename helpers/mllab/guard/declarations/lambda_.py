@@ -117,12 +117,13 @@ def create_function(params: dict[str, Any], policy: Policy) -> Estimate:
     )
 
 
-def _delete_function(session: Any, region: str, name: str) -> None:
+def _delete_function(session: Any, region: str, name: str) -> str | None:
     client = session.client("lambda", region_name=region)
     try:
         client.delete_function(FunctionName=name)
     except client.exceptions.ResourceNotFoundException:
-        pass
+        return None
+    return "deleted"
 
 
 def _find_functions(session: Any, region: str) -> Iterable[tuple[str, dict[str, str]]]:
