@@ -1,0 +1,757 @@
+"""The checks of lab 04 (ML operations), as functions the notebook's check cells call.
+
+Each function takes the open :class:`~mllab.checks.core.Requirement` (``req``), the lab and
+what the requirement names, reads the real state through the lab session and calls
+``req.expect``. What a learner could type by hand is never the truth: the A/B split is read
+from CloudWatch's ``AWS/SageMaker`` metrics (offline CloudWatch refuses ``PutMetricData`` into
+``AWS/`` namespaces, as AWS does) and from the endpoint's own data capture, a sample of which
+is rescored against the variant that served it; drift is recomputed from the captured
+requests and the baseline data; the pipeline role is evaluated with
+``SimulatePrincipalPolicy``; experiment runs are compared with the training jobs they
+describe; teardown looks up each resource this run created by its id or the run's tag.
+Kept apart from the notebook so ``tests/checks/test_lab04_checks.py`` can give each check
+prepared wrong and alternative states. Every call is read-only; the rescoring sends a few
+real-time requests (cents on AWS, free offline).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from botocore.exceptions import ClientError
+
+from mllab.checks.inspect import endpoint, s3_objects
+
+
+# --------------------------------------------------------------------------- captures
+@dataclass
+class Captured:
+    """One request the endpoint captured: the variant, the CSV it received, what it answered."""
+
+    variant: str
+    body: str
+    answer: str
+    when: str
+
+
+def read_captures(lab: Any, capture_uri: str, endpoint_name: str) -> list[Captured]:
+    """Every captured request of an endpoint, from SageMaker's capture files in S3.
+
+    Args:
+        lab: the open lab.
+        capture_uri: the config's ``DataCaptureConfig.DestinationS3Uri``.
+        endpoint_name: the endpoint.
+
+    Returns:
+        The records, oldest file first (``<dest>/<endpoint>/<variant>/yyyy/mm/dd/hh/*.jsonl``).
+        Costs S3 GETs.
+    """
+    import base64
+
+    bucket, _, prefix = capture_uri.removeprefix("s3://").partition("/")
+    prefix = f"{prefix.rstrip('/')}/{endpoint_name}/"
+    objs = s3_objects(lab, prefix, bucket)
+    out: list[Captured] = []
+    for key in sorted(k for k in objs.keys if k.endswith(".jsonl")):
+        variant = key[len(prefix) :].split("/", 1)[0]
+        for line in objs.read(lab, key).decode("utf-8").splitlines():
+            if not line.strip():
+                continue
+            rec = json.loads(line)
+            data = rec.get("captureData", {})
+
+            def text(part: dict[str, Any]) -> str:
+                raw = str(part.get("data", ""))
+                if part.get("encoding") == "BASE64":
+                    return base64.b64decode(raw).decode("utf-8", "replace")
+                return raw
+
+            out.append(
+                Captured(
+                    variant,
+                    text(data.get("endpointInput", {})),
+                    text(data.get("endpointOutput", {})),
+                    str(rec.get("eventMetadata", {}).get("inferenceTime", "")),
+                )
+            )
+    return out
+
+
+def invocations(lab: Any, endpoint_name: str, variant: str, hours: float = 2.0) -> int:
+    """Sum of the ``AWS/SageMaker`` ``Invocations`` metric of one variant. Free."""
+    now = dt.datetime.now(dt.UTC)
+    points = lab.client("cloudwatch").get_metric_statistics(
+        Namespace="AWS/SageMaker",
+        MetricName="Invocations",
+        Statistics=["Sum"],
+        Period=60,
+        Dimensions=[
+            {"Name": "EndpointName", "Value": endpoint_name},
+            {"Name": "VariantName", "Value": variant},
+        ],
+        StartTime=now - dt.timedelta(hours=hours),
+        EndTime=now + dt.timedelta(minutes=1),
+    )["Datapoints"]
+    return int(sum(p["Sum"] for p in points))
+
+
+# --------------------------------------------------------------------------- requirement 2
+def check_realtime(
+    req: Any,
+    lab: Any,
+    capture_uri: str,
+    name: str = "fraud-checkout",
+    min_requests: int = 300,
+    wait_s: float = 0.0,
+    rescore: int = 8,
+) -> None:
+    """Requirement 2: two variants 90/10, KMS, 100% capture of input and output, scaling, traffic.
+
+    Args:
+        req: the open requirement.
+        lab: the open lab.
+        capture_uri: where the text says the captures go.
+        name: the endpoint.
+        min_requests: the traffic the text asks for.
+        wait_s: how long to wait for CloudWatch (AWS lags a minute or two; 0 offline).
+        rescore: how many captured requests to send again to the variant that served them.
+    """
+    sm = lab.client("sagemaker")
+    aas = lab.client("application-autoscaling")
+    ep = endpoint(lab, name)
+    req.expect(ep.status == "InService", f"{name} is {ep.status}: {ep.failure_reason}")
+    by = {v.name: v for v in ep.variants}
+    req.expect(set(by) == {"v1", "v2"}, f"the variants are {sorted(by)}; name them v1 and v2")
+    req.expect(
+        by["v1"].model == "fraud-v1" and by["v2"].model == "fraud-v2",
+        f"v1 serves {by['v1'].model}, v2 serves {by['v2'].model}: v1 serves fraud-v1, v2 fraud-v2",
+    )
+    w = ep.weights()
+    req.expect(
+        abs(w["v2"] - 0.1) < 1e-6,
+        f"v2 gets {w['v2']:.0%} of the traffic; the A/B test gives it 10%",
+    )
+    for v in ep.variants:
+        req.expect(
+            v.instance_type == "ml.t2.medium" and v.instance_count == 1,
+            f"{v.name} runs {v.instance_count} x {v.instance_type}; start with one ml.t2.medium",
+        )
+    cfg = sm.describe_endpoint_config(EndpointConfigName=ep.config)
+    req.expect(
+        bool(cfg.get("KmsKeyId")),
+        "the endpoint config has no KmsKeyId for the instances' storage",
+    )
+    cap = cfg.get("DataCaptureConfig") or {}
+    req.expect(
+        cap.get("EnableCapture") is True,
+        "the endpoint config does not capture: DataCaptureConfig.EnableCapture",
+    )
+    req.expect(
+        cap.get("InitialSamplingPercentage") == 100,
+        f"InitialSamplingPercentage is {cap.get('InitialSamplingPercentage')}; the text asks for "
+        "100% of the requests (drift is computed on what was captured)",
+    )
+    modes = {o.get("CaptureMode") for o in cap.get("CaptureOptions", [])}
+    req.expect(
+        modes == {"Input", "Output"},
+        f"CaptureOptions capture {sorted(m for m in modes if m)}; capture both Input and Output",
+    )
+    dest = str(cap.get("DestinationS3Uri", "")).rstrip("/")
+    req.expect(
+        dest == capture_uri.rstrip("/"),
+        f"captures go to {dest or 'nowhere'}; the text asks for {capture_uri}",
+    )
+    rid = f"endpoint/{name}/variant/v1"
+    targets = aas.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[rid])[
+        "ScalableTargets"
+    ]
+    req.expect(
+        len(targets) == 1,
+        "v1 is not a scalable target: application-autoscaling register_scalable_target",
+    )
+    req.expect(
+        targets[0]["MinCapacity"] == 1 and targets[0]["MaxCapacity"] >= 2,
+        f"v1 scales {targets[0]['MinCapacity']}..{targets[0]['MaxCapacity']}; allow 1..2",
+    )
+    policies = aas.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=rid)[
+        "ScalingPolicies"
+    ]
+    tracking = [
+        p["TargetTrackingScalingPolicyConfiguration"]
+        for p in policies
+        if p["PolicyType"] == "TargetTrackingScaling"
+    ]
+    req.expect(bool(tracking), "v1 has no TargetTrackingScaling policy")
+    spec = tracking[0].get("PredefinedMetricSpecification", {})
+    req.expect(
+        spec.get("PredefinedMetricType") == "SageMakerVariantInvocationsPerInstance",
+        f"the policy tracks {spec.get('PredefinedMetricType') or 'a custom metric'}; "
+        "track SageMakerVariantInvocationsPerInstance",
+    )
+    req.expect(
+        abs(float(tracking[0].get("TargetValue", 0)) - 600) < 1e-6,
+        f"the target is {tracking[0].get('TargetValue')} invocations per instance per minute; the text says 600",
+    )
+    deadline = time.time() + wait_s
+    while True:
+        counts = {v: invocations(lab, name, v) for v in ("v1", "v2")}
+        n = sum(counts.values())
+        if n >= min_requests or time.time() > deadline:
+            break
+        time.sleep(30)
+    req.expect(
+        n >= min_requests,
+        f"CloudWatch counts {n} invocations of {name} (AWS/SageMaker Invocations); send at least {min_requests}",
+    )
+    sd = math.sqrt(n * 0.1 * 0.9)
+    req.expect(
+        abs(counts["v2"] - 0.1 * n) <= 4 * sd,
+        f"v2 served {counts['v2']} of {n} requests; a 10% split gives {0.1 * n:.0f} +/- {4 * sd:.0f}: "
+        "send without TargetVariant so the weights decide",
+    )
+    captured = read_captures(lab, capture_uri, name)
+    per_variant = {v: sum(c.variant == v for c in captured) for v in ("v1", "v2")}
+    req.expect(
+        len(captured) >= min_requests,
+        f"{len(captured)} captured requests under {capture_uri}/{name}/; with 100% sampling every "
+        f"one of the {n} requests is captured (on AWS the files appear a few minutes later)",
+    )
+    runtime = lab.client("sagemaker-runtime")
+    idx = np.random.default_rng(0).choice(
+        len(captured), size=min(rescore, len(captured)), replace=False
+    )
+    off = []
+    for i in idx:
+        c = captured[int(i)]
+        again = (
+            runtime.invoke_endpoint(
+                EndpointName=name, TargetVariant=c.variant, ContentType="text/csv", Body=c.body
+            )["Body"]
+            .read()
+            .decode()
+        )
+        if abs(float(again) - float(c.answer)) > 1e-4:
+            off.append((c.variant, c.body[:40], c.answer, again))
+    req.expect(
+        not off,
+        f"{len(off)} captured answers differ from what their variant answers now: {off[:2]}",
+    )
+    req.note(
+        f"CloudWatch Invocations v1={counts['v1']}, v2={counts['v2']} ({counts['v2'] / n:.1%} on v2); "
+        f"{len(captured)} captured ({per_variant}), {len(idx)} rescored alike; target tracking at "
+        f"{tracking[0]['TargetValue']:.0f}/instance/minute, 1..{targets[0]['MaxCapacity']} instances"
+    )
+
+
+# --------------------------------------------------------------------------- requirement 3
+def psi(expected: Sequence[float], actual: Sequence[float], bins: int = 10) -> float:
+    """Population stability index of ``actual`` against ``expected`` (lab 04's definition).
+
+    Bins: ``bins`` intervals cut at the expected sample's quantiles (``numpy.quantile`` at
+    0, 1/bins, ..., 1, duplicate edges dropped), the outer edges opened to -inf/+inf; each
+    share floored at 0.0001. PSI = sum((a - e) * ln(a / e)).
+    """
+    e = np.asarray(expected, dtype=float)
+    a = np.asarray(actual, dtype=float)
+    edges = np.unique(np.quantile(e, np.linspace(0, 1, bins + 1)))
+    edges[0], edges[-1] = -np.inf, np.inf
+    pe = np.histogram(e, edges)[0] / len(e)
+    pa = np.histogram(a, edges)[0] / len(a)
+    pe, pa = np.clip(pe, 1e-4, None), np.clip(pa, 1e-4, None)
+    return float(np.sum((pa - pe) * np.log(pa / pe)))
+
+
+def drift_truth(
+    baseline: Any, captured: Sequence[Captured], features: Sequence[str]
+) -> dict[str, dict[str, float]]:
+    """PSI and the two-sample KS statistic per feature: captured requests vs the baseline.
+
+    Args:
+        baseline: a DataFrame with the feature columns (the training features).
+        captured: the endpoint's captured requests (CSV rows of ``features``, in order).
+        features: the column names, in the order checkout sends them.
+
+    Returns:
+        ``{feature: {"psi": ..., "ks": ...}}``.
+    """
+    from scipy.stats import ks_2samp
+
+    rows = np.loadtxt(io.StringIO("\n".join(c.body for c in captured)), delimiter=",", ndmin=2)
+    out = {}
+    for i, f in enumerate(features):
+        base = baseline[f].to_numpy(dtype=float)
+        out[f] = {"psi": psi(base, rows[:, i]), "ks": float(ks_2samp(base, rows[:, i]).statistic)}
+    return out
+
+
+def check_drift(
+    req: Any,
+    lab: Any,
+    job_name: str,
+    capture_uri: str,
+    baseline: Any,
+    features: Sequence[str],
+    report_uri: str,
+    alarm_name: str = "fraud-amount-drift",
+    endpoint_name: str = "fraud-checkout",
+    threshold: float = 0.1,
+) -> None:
+    """Requirement 3: drift computed by a processing job, published to CloudWatch, alarmed on.
+
+    The report the job wrote is compared with PSI/KS recomputed here from the endpoint's
+    captures and the baseline; the published metric must equal the report's PSI of
+    ``amount``; the alarm must watch that metric (namespace, name, every dimension) and be
+    set to fire on it within the hour.
+    """
+    sm = lab.client("sagemaker")
+    cw = lab.client("cloudwatch")
+    try:
+        job = sm.describe_processing_job(ProcessingJobName=job_name)
+    except ClientError:
+        req.expect(False, f"no processing job {job_name}: run the drift script as a processing job")
+        return
+    req.expect(
+        job["ProcessingJobStatus"] == "Completed",
+        f"{job_name} is {job['ProcessingJobStatus']}: {job.get('FailureReason', '')}",
+    )
+    image = job["AppSpecification"]["ImageUri"]
+    req.expect(
+        "sagemaker-scikit-learn" in image,
+        f"{job_name} runs {image}; run your script on the scikit-learn processing image",
+    )
+    inputs = [
+        i["S3Input"]["S3Uri"].rstrip("/") for i in job.get("ProcessingInputs", []) if "S3Input" in i
+    ]
+    req.expect(
+        any(
+            u.startswith(f"{capture_uri.rstrip('/')}/{endpoint_name}")
+            or u == capture_uri.rstrip("/")
+            for u in inputs
+        ),
+        f"the job reads {inputs}; give it the endpoint's captured data ({capture_uri}/{endpoint_name}/)",
+    )
+    outs = [o["S3Output"]["S3Uri"].rstrip("/") for o in job["ProcessingOutputConfig"]["Outputs"]]
+    req.expect(
+        report_uri.rstrip("/") in outs,
+        f"the job writes to {outs}; the text asks for {report_uri}",
+    )
+    bucket, _, key = f"{report_uri.rstrip('/')}/drift.json".removeprefix("s3://").partition("/")
+    s3 = lab.client("s3")
+    try:
+        obj = s3.get_object(Bucket=bucket, Key=key)
+        report = json.loads(obj["Body"].read())
+    except (ClientError, ValueError) as err:
+        req.expect(False, f"no readable drift.json at {report_uri}: {err}")
+        return
+    started = job.get("ProcessingStartTime") or job.get("CreationTime")
+    req.expect(
+        started is None or obj["LastModified"] >= started - dt.timedelta(seconds=1),
+        f"drift.json was written at {obj['LastModified']}, before {job_name} started: the job must write it",
+    )
+    captured = read_captures(lab, capture_uri, endpoint_name)
+    req.expect(bool(captured), f"no captured requests under {capture_uri}/{endpoint_name}/")
+    truth = drift_truth(baseline, captured, features)
+    got = report.get("features", report)
+    for f in features:
+        r = got.get(f) if isinstance(got, dict) else None
+        req.expect(
+            isinstance(r, dict) and {"psi", "ks"} <= set(r),
+            f"drift.json has no psi and ks for {f!r} (found {sorted(got)[:8] if isinstance(got, dict) else got!r})",
+        )
+        assert isinstance(r, dict)
+        req.expect(
+            abs(float(r["ks"]) - truth[f]["ks"]) < 1e-6,
+            f"KS of {f} is {float(r['ks']):.4f}; scipy.stats.ks_2samp(baseline, captured) gives "
+            f"{truth[f]['ks']:.4f} on the {len(captured)} captured requests",
+        )
+        req.expect(
+            abs(float(r["psi"]) - truth[f]["psi"]) <= 0.02 + 0.05 * truth[f]["psi"],
+            f"PSI of {f} is {float(r['psi']):.4f}; 10 bins at the baseline's deciles give "
+            f"{truth[f]['psi']:.4f} on the {len(captured)} captured requests",
+        )
+    drifted = sorted(f for f in features if truth[f]["psi"] > threshold)
+    req.expect(
+        drifted == ["amount"], f"PSI > {threshold} on {drifted}: is the drifted traffic captured?"
+    )
+    alarms = cw.describe_alarms(AlarmNames=[alarm_name])["MetricAlarms"]
+    req.expect(bool(alarms), f"no CloudWatch alarm {alarm_name}")
+    a = alarms[0]
+    req.expect(
+        not a["Namespace"].startswith("AWS/"),
+        f"the alarm watches {a['Namespace']}: your metric lives in your own namespace",
+    )
+    dims = {d["Name"]: d["Value"] for d in a.get("Dimensions", [])}
+    metrics = cw.list_metrics(Namespace=a["Namespace"], MetricName=a["MetricName"])["Metrics"]
+    req.expect(
+        bool(metrics),
+        f"nothing was published as {a['Namespace']} {a['MetricName']}: put_metric_data first",
+    )
+    published = [{d["Name"]: d["Value"] for d in m.get("Dimensions", [])} for m in metrics]
+    if dims not in published:
+        missing = sorted({k for p in published for k in p} - set(dims))
+        extra = sorted(set(dims) - {k for p in published for k in p})
+        req.expect(
+            False,
+            f"the alarm's dimensions {dims} match no published series {published}"
+            + (f": the alarm lacks the dimension(s) {missing}" if missing else "")
+            + (f": the alarm names {extra}, which the metric does not have" if extra else "")
+            + " (a metric is identified by namespace, name and every dimension)",
+        )
+    req.expect(
+        dims.get("Feature") == "amount" or "amount" in a["MetricName"].lower(),
+        f"the alarm watches {a['MetricName']} {dims}: alarm on the drift of amount",
+    )
+    now = dt.datetime.now(dt.UTC)
+    points = cw.get_metric_statistics(
+        Namespace=a["Namespace"],
+        MetricName=a["MetricName"],
+        Dimensions=a.get("Dimensions", []),
+        StartTime=now - dt.timedelta(hours=3),
+        EndTime=now + dt.timedelta(minutes=5),
+        Period=3600,
+        Statistics=["Maximum"],
+    )["Datapoints"]
+    value = max((p["Maximum"] for p in points), default=None)
+    req.expect(value is not None, "no datapoint of the alarm's metric in the last hours")
+    assert value is not None
+    req.expect(
+        abs(value - truth["amount"]["psi"]) <= 0.02 + 0.05 * truth["amount"]["psi"],
+        f"the published value {value:.3f} is not amount's PSI ({truth['amount']['psi']:.3f}): "
+        "publish what the job computed",
+    )
+    req.expect(
+        a["ComparisonOperator"] in ("GreaterThanThreshold", "GreaterThanOrEqualToThreshold")
+        and abs(a["Threshold"] - threshold) < 1e-9,
+        f"the alarm fires when the metric is {a['ComparisonOperator']} {a['Threshold']}; "
+        f"use > {threshold} (a PSI above 0.1 is a shift worth acting on)",
+    )
+    req.expect(
+        a.get("Period", 0) <= 3600 and a.get("EvaluationPeriods", 99) * a.get("Period", 0) <= 3600,
+        f"the alarm needs {a.get('EvaluationPeriods')} x {a.get('Period')} s: drift must alarm within the hour",
+    )
+    req.note(
+        f"{job_name}: PSI(amount) {truth['amount']['psi']:.2f}, KS {truth['amount']['ks']:.2f} on "
+        f"{len(captured)} captured requests; published {a['Namespace']} {a['MetricName']} {dims} = "
+        f"{value:.2f} > {a['Threshold']}"
+    )
+
+
+# --------------------------------------------------------------------------- experiments
+def check_experiments(
+    req: Any, lab: Any, tracking_arn: str, experiment: str, jobs: dict[str, str], best: str
+) -> None:
+    """Requirement 4: v1 and v2 logged in MLflow on SageMaker AI, compared, the better chosen.
+
+    Args:
+        req: the open requirement.
+        lab: the open lab.
+        tracking_arn: the MLflow App (or tracking server) ARN, used as tracking URI.
+        experiment: the experiment name.
+        jobs: run name -> training job name (``{"v1": JOB_V1, "v2": JOB_V2}``).
+        best: the run name the learner chose.
+    """
+    from mlflow import MlflowClient
+
+    sm = lab.client("sagemaker")
+    kind = "mlflow-app" if ":mlflow-app/" in tracking_arn else "mlflow-tracking-server"
+    try:
+        if kind == "mlflow-app":
+            status = sm.describe_mlflow_app(Arn=tracking_arn)["Status"]
+        else:
+            status = sm.describe_mlflow_tracking_server(
+                TrackingServerName=tracking_arn.rsplit("/", 1)[-1]
+            )["TrackingServerStatus"]
+    except ClientError as err:
+        req.expect(False, f"{tracking_arn} is not an MLflow App or tracking server: {err}")
+        return
+    req.expect(status in ("Created", "Updated", "Started"), f"{tracking_arn} is {status}")
+    client = MlflowClient(tracking_uri=tracking_arn)
+    exp = client.get_experiment_by_name(experiment)
+    req.expect(exp is not None, f"no MLflow experiment {experiment!r} on {tracking_arn}")
+    assert exp is not None
+    runs = {r.info.run_name: r for r in client.search_runs([exp.experiment_id], max_results=200)}
+    for run_name, job_name in jobs.items():
+        req.expect(
+            run_name in runs, f"no run named {run_name!r} in {experiment} (runs: {sorted(runs)})"
+        )
+        run = runs[run_name]
+        d = sm.describe_training_job(TrainingJobName=job_name)
+        hp = d.get("HyperParameters", {})
+        for p in ("num_round", "max_depth"):
+            req.expect(
+                run.data.params.get(p) == hp.get(p),
+                f"run {run_name} logs {p}={run.data.params.get(p)!r}; {job_name} trained with {hp.get(p)!r}",
+            )
+        req.expect(
+            run.data.params.get("training_job") == job_name,
+            f"run {run_name} should log the param training_job={job_name!r} (found {run.data.params.get('training_job')!r})",
+        )
+        final = {m["MetricName"]: m["Value"] for m in d.get("FinalMetricDataList", [])}
+        logged = run.data.metrics.get("validation_auc")
+        req.expect(
+            logged is not None and abs(logged - final["validation:auc"]) < 1e-6,
+            f"run {run_name} logs validation_auc={logged}; {job_name} reported validation:auc "
+            f"{final.get('validation:auc')} (FinalMetricDataList)",
+        )
+    aucs = {n: runs[n].data.metrics["validation_auc"] for n in jobs}
+    top = max(aucs, key=lambda n: aucs[n])
+    req.expect(
+        best == top,
+        f"you chose {best!r}; by validation_auc the runs rank {sorted(aucs, key=lambda n: -aucs[n])}",
+    )
+    req.note(
+        f"{experiment} on {kind}: "
+        + ", ".join(f"{n} AUC {aucs[n]:.4f}" for n in sorted(aucs))
+        + f"; best {top}"
+    )
+
+
+# --------------------------------------------------------------------------- requirement 5
+def check_async(
+    req: Any,
+    lab: Any,
+    name: str,
+    output_uri: str,
+    failure_uri: str,
+    statement_rows: int,
+) -> None:
+    """Requirement 5: async endpoint, results under the output path, failures under the failure path."""
+    sm = lab.client("sagemaker")
+    ep = endpoint(lab, name)
+    req.expect(ep.status == "InService", f"{name} is {ep.status}: {ep.failure_reason}")
+    req.expect(
+        len(ep.variants) == 1
+        and ep.variants[0].model == "fraud-v1"
+        and ep.variants[0].instance_type == "ml.m5.large",
+        f"{name} serves {[(v.model, v.instance_type) for v in ep.variants]}; one ml.m5.large serving fraud-v1",
+    )
+    cfg = (
+        sm.describe_endpoint_config(EndpointConfigName=ep.config).get("AsyncInferenceConfig") or {}
+    )
+    oc = cfg.get("OutputConfig", {})
+    out_path = str(oc.get("S3OutputPath", "")).rstrip("/")
+    fail_path = str(oc.get("S3FailurePath", "")).rstrip("/")
+    req.expect(
+        out_path == output_uri.rstrip("/"),
+        f"AsyncInferenceConfig.OutputConfig.S3OutputPath is {out_path!r}; the text asks for {output_uri}",
+    )
+    req.expect(
+        fail_path == failure_uri.rstrip("/"),
+        f"AsyncInferenceConfig.OutputConfig.S3FailurePath is {fail_path or 'not set'}; failures "
+        f"go to {failure_uri}",
+    )
+    bucket = lab.bucket
+    outputs = s3_objects(lab, out_path.split(f"s3://{bucket}/", 1)[-1] + "/")
+    scores = [
+        [float(v) for v in outputs.read(lab, k).decode().replace("\n", ",").split(",") if v.strip()]
+        for k in outputs.keys
+    ]
+    full = [s for s in scores if len(s) == statement_rows]
+    req.expect(
+        bool(full),
+        f"no output under {out_path} holds {statement_rows} scores (found {[len(s) for s in scores]})",
+    )
+    req.expect(
+        all(0.0 <= v <= 1.0 for v in full[0]), "the async output holds values outside [0, 1]"
+    )
+    failures = s3_objects(lab, fail_path.split(f"s3://{bucket}/", 1)[-1] + "/")
+    errors = [k for k in failures.keys if k.endswith("-error.out")]
+    req.expect(
+        bool(errors),
+        f"no error file under {fail_path}: submit the broken statement too and wait for its "
+        "FailureLocation (the failure path is how the disputes team learns a statement failed)",
+    )
+    message = failures.read(lab, errors[0]).decode("utf-8", "replace")
+    req.note(
+        f"{len(outputs)} result object(s), {statement_rows} scores; {len(errors)} failure(s) under "
+        f"{fail_path}: {message[:70]}"
+    )
+
+
+# --------------------------------------------------------------------------- requirement 7
+def check_pipeline_role(req: Any, lab: Any, role_arn: str, job_role_arn: str) -> None:
+    """The pipeline role may start the jobs and pass the job role, and nothing else.
+
+    Evaluated with ``SimulatePrincipalPolicy`` (the offline IAM evaluator), not by reading
+    the document: ``iam:PassRole`` on ``*`` lets the pipeline hand any role (an admin role)
+    to a job it starts, so passing another role must be denied.
+    """
+    iam = lab.client("iam")
+    region, account = lab.region, lab.account_id
+
+    def sim(
+        actions: list[str], resource: str, context: list[dict[str, Any]] | None = None
+    ) -> dict[str, str]:
+        found = iam.simulate_principal_policy(
+            PolicySourceArn=role_arn,
+            ActionNames=actions,
+            ResourceArns=[resource],
+            **({"ContextEntries": context} if context else {}),
+        )["EvaluationResults"]
+        return {r["EvalActionName"]: r["EvalDecision"] for r in found}
+
+    to_sm = [
+        {
+            "ContextKeyName": "iam:PassedToService",
+            "ContextKeyValues": ["sagemaker.amazonaws.com"],
+            "ContextKeyType": "string",
+        }
+    ]
+    must = {
+        "sagemaker:CreateProcessingJob": f"arn:aws:sagemaker:{region}:{account}:processing-job/x",
+        "sagemaker:CreateTrainingJob": f"arn:aws:sagemaker:{region}:{account}:training-job/x",
+        "sagemaker:CreateModelPackage": f"arn:aws:sagemaker:{region}:{account}:model-package/fraud-models/1",
+    }
+    for action, resource in must.items():
+        got = sim([action], resource)
+        req.expect(
+            got.get(action) == "allowed",
+            f"the pipeline role may not {action} ({got}): the pipeline cannot run",
+        )
+    got = sim(["iam:PassRole"], job_role_arn, to_sm)
+    req.expect(
+        got.get("iam:PassRole") == "allowed",
+        f"the pipeline role may not pass {job_role_arn} to SageMaker: {got}",
+    )
+    other = f"arn:aws:iam::{account}:role/AdminRole"
+    got = sim(["iam:PassRole"], other, to_sm)
+    req.expect(
+        got.get("iam:PassRole") != "allowed",
+        f"the pipeline role may pass ANY role (e.g. {other}) to a job: limit iam:PassRole's "
+        "Resource to the lab's execution role",
+    )
+    for action, resource in (
+        ("sagemaker:CreateEndpoint", f"arn:aws:sagemaker:{region}:{account}:endpoint/x"),
+        (
+            "sagemaker:DeleteModelPackageGroup",
+            f"arn:aws:sagemaker:{region}:{account}:model-package-group/fraud-models",
+        ),
+        ("s3:DeleteBucket", f"arn:aws:s3:::{lab.bucket}"),
+        ("iam:CreateRole", f"arn:aws:iam::{account}:role/x"),
+    ):
+        got = sim([action], resource)
+        req.expect(
+            got.get(action) != "allowed",
+            f"the pipeline role allows {action}: it only starts jobs and registers the model",
+        )
+
+
+# --------------------------------------------------------------------------- teardown
+def _tagged(lab: Any, tags: dict[str, str]) -> bool:
+    return tags.get("mllab:run") == lab.run_id
+
+
+def check_teardown(
+    req: Any,
+    lab: Any,
+    *,
+    vpc_id: str,
+    key_arn: str,
+    roles: Iterable[str],
+    alarms: Iterable[str],
+    pipeline: str,
+    job_definitions: Iterable[str] = (),
+    scalable: Iterable[str] = (),
+    mlflow_arns: Iterable[str] = (),
+) -> None:
+    """Teardown: every resource this run created, found by its id or the run's tag, is gone.
+
+    Args:
+        req: the open requirement.
+        lab: the open lab.
+        vpc_id: the VPC this run created (its subnets, security group and endpoints go with it;
+            any other VPC tagged with this run's ``mllab:run`` is looked up too).
+        key_arn: the KMS key (must be PendingDeletion).
+        roles: IAM role names the run created.
+        alarms: CloudWatch alarm names.
+        pipeline: the pipeline name.
+        job_definitions: data-quality job definitions the run created (the Model Monitor extra).
+        scalable: Application Auto Scaling resource ids.
+        mlflow_arns: MLflow Apps / tracking servers the run created.
+    """
+    from mllab.checks.cleanup import billable_leftovers
+
+    left = [f"  - {r.kind} {r.name!r} is {r.state}: {r.fix}" for r in billable_leftovers(lab)]
+    ec2, iam, sm = lab.client("ec2"), lab.client("iam"), lab.client("sagemaker")
+    vpcs = {vpc_id}
+    tagged = ec2.describe_vpcs(Filters=[{"Name": "tag:mllab:run", "Values": [lab.run_id]}])["Vpcs"]
+    vpcs |= {v["VpcId"] for v in tagged}
+    for v in sorted(vpcs):
+        if ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": [v]}])["Vpcs"]:
+            inside = [{"Name": "vpc-id", "Values": [v]}]
+            parts = (
+                [s["SubnetId"] for s in ec2.describe_subnets(Filters=inside)["Subnets"]]
+                + [
+                    e["VpcEndpointId"]
+                    for e in ec2.describe_vpc_endpoints(Filters=inside)["VpcEndpoints"]
+                ]
+                + [
+                    g["GroupId"]
+                    for g in ec2.describe_security_groups(Filters=inside)["SecurityGroups"]
+                    if g["GroupName"] != "default"
+                ]
+            )
+            left.append(
+                f"  - VPC {v} still exists (with {parts or 'nothing else'}): delete its parts, then ec2.delete_vpc"
+            )
+    for name in roles:
+        try:
+            iam.get_role(RoleName=name)
+            left.append(f"  - IAM role {name} still exists: delete_role_policy, then delete_role")
+        except ClientError:
+            pass
+    cw = lab.client("cloudwatch")
+    for name in alarms:
+        if cw.describe_alarms(AlarmNames=[name])["MetricAlarms"]:
+            left.append(f"  - alarm {name} still exists: cloudwatch.delete_alarms")
+    try:
+        sm.describe_pipeline(PipelineName=pipeline)
+        left.append(f"  - pipeline {pipeline} still exists: sm.delete_pipeline")
+    except ClientError:
+        pass
+    for name in job_definitions:
+        try:
+            sm.describe_data_quality_job_definition(JobDefinitionName=name)
+            left.append(
+                f"  - data quality job definition {name} still exists: sm.delete_data_quality_job_definition"
+            )
+        except ClientError:
+            pass
+    aas = lab.client("application-autoscaling")
+    for rid in scalable:
+        if aas.describe_scalable_targets(ServiceNamespace="sagemaker", ResourceIds=[rid])[
+            "ScalableTargets"
+        ]:
+            left.append(
+                f"  - scalable target {rid} is still registered: aas.deregister_scalable_target"
+            )
+    for arn in mlflow_arns:
+        try:
+            if ":mlflow-app/" in arn:
+                sm.describe_mlflow_app(Arn=arn)
+                left.append(f"  - MLflow App {arn} still exists: sm.delete_mlflow_app(Arn=...)")
+            else:
+                sm.describe_mlflow_tracking_server(TrackingServerName=arn.rsplit("/", 1)[-1])
+                left.append(
+                    f"  - MLflow tracking server {arn} still exists: delete_mlflow_tracking_server"
+                )
+        except ClientError:
+            pass
+    state = lab.client("kms").describe_key(KeyId=key_arn)["KeyMetadata"]["KeyState"]
+    if state != "PendingDeletion":
+        left.append(
+            f"  - the KMS key is {state}: kms.schedule_key_deletion(KeyId=..., PendingWindowInDays=7)"
+        )
+    req.expect(
+        not left,
+        f"{len(left)} resource(s) of this lab run are still there:\n" + "\n".join(left),
+    )
+    req.note("every resource this run created is gone (the KMS key pending deletion)")

@@ -1,0 +1,577 @@
+"""Lab 04's checks (``mllab.checks.lab04``) on prepared states: wrong and faked ones MISS,
+valid alternatives PASS.
+
+States are built with boto3 against an offline lab (small seeded data, real offline jobs),
+not by rerunning the notebook. Expensive states (a processing job, training jobs, an MLflow
+server) are built once per test and then varied, each variation judged again. The cases of
+issues 14 and 18: a pipeline role with ``iam:PassRole`` on ``*`` (evaluated with
+``SimulatePrincipalPolicy``), a teardown that leaves a VPC of another CIDR, the pipeline or the
+key; drift numbers typed by hand or computed another way, an alarm that lacks a dimension or
+watches the wrong namespace; experiment runs whose metrics do not come from the jobs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mllab.checks import CheckFailed
+from mllab.checks import lab04 as c
+from mllab.checks.core import Requirement
+
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
+
+FEATURES = ["amount", "hour", "distance_from_home", "online"]
+
+
+def verdict(fn: Callable[..., Any], lab: Any, *args: Any, **kwargs: Any) -> str:
+    req = Requirement(lab=lab, key="t", record=False)
+    try:
+        fn(req, lab, *args, **kwargs)
+    except CheckFailed as err:
+        return str(err.message)
+    return "PASS"
+
+
+# --------------------------------------------------------------------------- pipeline role
+TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Action": "sts:AssumeRole",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+        }
+    ],
+}
+
+
+def pipeline_role(lab: Any, statements: list[dict[str, Any]], name: str = "pipe") -> str:
+    iam = lab.client("iam")
+    arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
+    iam.put_role_policy(
+        RoleName=name,
+        PolicyName="p",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+    )
+    return str(arn)
+
+
+def jobs_statement(lab: Any) -> dict[str, Any]:
+    base = f"arn:aws:sagemaker:{lab.region}:{lab.account_id}"
+    return {
+        "Effect": "Allow",
+        "Action": [
+            "sagemaker:CreateProcessingJob",
+            "sagemaker:CreateTrainingJob",
+            "sagemaker:CreateModelPackage",
+        ],
+        "Resource": [
+            f"{base}:processing-job/*",
+            f"{base}:training-job/*",
+            f"{base}:model-package/*",
+        ],
+    }
+
+
+def pass_role(resource: Any, condition: bool = True) -> dict[str, Any]:
+    st: dict[str, Any] = {"Effect": "Allow", "Action": "iam:PassRole", "Resource": resource}
+    if condition:
+        st["Condition"] = {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+    return st
+
+
+def test_pipeline_role_scoped_passrole_passes(lab: Any) -> None:
+    arn = pipeline_role(lab, [jobs_statement(lab), pass_role(lab.role_arn)])
+    assert verdict(c.check_pipeline_role, lab, arn, lab.role_arn) == "PASS"
+
+
+def test_pipeline_role_alternative_without_condition_and_split_statements_passes(lab: Any) -> None:
+    js = jobs_statement(lab)
+    split = [
+        {**js, "Action": [a], "Resource": r}
+        for a, r in zip(js["Action"], js["Resource"], strict=True)
+    ]
+    arn = pipeline_role(lab, [*split, pass_role([lab.role_arn], condition=False)])
+    assert verdict(c.check_pipeline_role, lab, arn, lab.role_arn) == "PASS"
+
+
+@pytest.mark.parametrize(
+    ("statements", "needle"),
+    [
+        (lambda lab: [jobs_statement(lab), pass_role("*")], "may pass ANY role"),
+        (
+            lambda lab: [jobs_statement(lab), pass_role(f"arn:aws:iam::{lab.account_id}:role/*")],
+            "may pass ANY role",
+        ),
+        (lambda lab: [pass_role(lab.role_arn)], "may not sagemaker:CreateProcessingJob"),
+        (lambda lab: [jobs_statement(lab)], "may not pass"),
+        (
+            lambda lab: [
+                jobs_statement(lab),
+                pass_role(lab.role_arn),
+                {"Effect": "Allow", "Action": "sagemaker:CreateEndpoint", "Resource": "*"},
+            ],
+            "allows sagemaker:CreateEndpoint",
+        ),
+    ],
+)
+def test_pipeline_role_wrong_policies_miss(
+    lab: Any, statements: Callable[[Any], list[dict[str, Any]]], needle: str
+) -> None:
+    arn = pipeline_role(lab, statements(lab))
+    assert needle in verdict(c.check_pipeline_role, lab, arn, lab.role_arn)
+
+
+# --------------------------------------------------------------------------- teardown
+def teardown_state(lab: Any, cidr: str = "10.77.0.0/16") -> dict[str, Any]:
+    ec2, kms, iam, cw = (lab.client(s) for s in ("ec2", "kms", "iam", "cloudwatch"))
+    vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr.replace("0.0/16", "1.0/24"))["Subnet"]
+    key = kms.create_key(Description="t")["KeyMetadata"]["Arn"]
+    iam.create_role(RoleName="fraud-exec-role", AssumeRolePolicyDocument=json.dumps(TRUST))
+    cw.put_metric_alarm(
+        AlarmName="fraud-amount-drift",
+        Namespace="FraudModel/Drift",
+        MetricName="feature_psi",
+        Statistic="Maximum",
+        Period=3600,
+        EvaluationPeriods=1,
+        Threshold=0.1,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+    return {"vpc": vpc, "subnet": subnet["SubnetId"], "key": key}
+
+
+def delete_all(lab: Any, st: dict[str, Any], keep: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    ec2 = lab.client("ec2")
+    if "vpc" not in keep:
+        ec2.delete_subnet(SubnetId=st["subnet"])
+        ec2.delete_vpc(VpcId=st["vpc"])
+    if "key" not in keep:
+        lab.client("kms").schedule_key_deletion(KeyId=st["key"], PendingWindowInDays=7)
+    if "role" not in keep:
+        lab.client("iam").delete_role(RoleName="fraud-exec-role")
+    if "alarm" not in keep:
+        lab.client("cloudwatch").delete_alarms(AlarmNames=["fraud-amount-drift"])
+
+
+def teardown_verdict(lab: Any, st: dict[str, Any]) -> str:
+    return verdict(
+        c.check_teardown,
+        lab,
+        vpc_id=st["vpc"],
+        key_arn=st["key"],
+        roles=["fraud-exec-role"],
+        alarms=["fraud-amount-drift"],
+        pipeline="fraud-retrain",
+        job_definitions=["fraud-data-quality"],
+    )
+
+
+@pytest.mark.parametrize("cidr", ["10.40.0.0/16", "172.31.0.0/16"])
+def test_teardown_everything_gone_passes_whatever_the_cidr(lab: Any, cidr: str) -> None:
+    st = teardown_state(lab, cidr)
+    delete_all(lab, st)
+    assert teardown_verdict(lab, st) == "PASS"
+
+
+@pytest.mark.parametrize(
+    ("keep", "needle"),
+    [
+        ({"vpc"}, "VPC"),
+        ({"key"}, "KMS key is Enabled"),
+        ({"role"}, "IAM role fraud-exec-role"),
+        ({"alarm"}, "alarm fraud-amount-drift"),
+    ],
+)
+def test_teardown_leftovers_miss(lab: Any, keep: set[str], needle: str) -> None:
+    st = teardown_state(lab, "172.20.0.0/16")  # not the notebook's CIDR: found by its id
+    delete_all(lab, st, keep)
+    assert needle in teardown_verdict(lab, st)
+
+
+def test_teardown_second_tagged_vpc_and_pipeline_miss(lab: Any) -> None:
+    st = teardown_state(lab)
+    delete_all(lab, st)
+    other = lab.client("ec2").create_vpc(
+        CidrBlock="10.41.0.0/16",
+        TagSpecifications=[
+            {"ResourceType": "vpc", "Tags": [{"Key": "mllab:run", "Value": lab.run_id}]}
+        ],
+    )["Vpc"]["VpcId"]
+    got = teardown_verdict(lab, st)
+    assert f"VPC {other}" in got
+    lab.client("ec2").delete_vpc(VpcId=other)
+    lab.client("sagemaker").create_pipeline(
+        PipelineName="fraud-retrain",
+        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Steps": []}),
+        RoleArn=lab.role_arn,
+    )
+    assert "pipeline fraud-retrain" in teardown_verdict(lab, st)
+
+
+# --------------------------------------------------------------------------- drift
+def capture_files(lab: Any, rows: np.ndarray) -> str:
+    """Capture files in SageMaker's format (what the endpoint writes), for the check's input."""
+    uri = f"s3://{lab.bucket}/fraud/capture"
+    lines = [
+        json.dumps(
+            {
+                "captureData": {
+                    "endpointInput": {
+                        "observedContentType": "text/csv",
+                        "mode": "INPUT",
+                        "data": ",".join(str(v) for v in r),
+                        "encoding": "CSV",
+                    },
+                    "endpointOutput": {
+                        "observedContentType": "text/csv",
+                        "mode": "OUTPUT",
+                        "data": "0.1",
+                        "encoding": "CSV",
+                    },
+                },
+                "eventMetadata": {
+                    "eventId": str(uuid.uuid4()),
+                    "inferenceTime": "2026-12-02T10:00:00Z",
+                },
+                "eventVersion": "0",
+            }
+        )
+        for r in rows
+    ]
+    s3 = lab.client("s3")
+    for i, variant in enumerate(("v1", "v2")):
+        s3.put_object(
+            Bucket=lab.bucket,
+            Key=f"fraud/capture/fraud-checkout/{variant}/2026/12/02/10/00-00-000-{i}.jsonl",
+            Body=("\n".join(lines[i::2]) + "\n").encode(),
+        )
+    return uri
+
+
+DRIFT = """
+import json, pathlib
+import numpy as np, pandas as pd
+from scipy.stats import ks_2samp
+base = pd.read_csv("/opt/ml/processing/baseline/base.csv")
+rows = [json.loads(l)["captureData"]["endpointInput"]["data"]
+        for f in sorted(pathlib.Path("/opt/ml/processing/capture").rglob("*.jsonl"))
+        for l in f.read_text().splitlines() if l.strip()]
+live = pd.DataFrame([[float(v) for v in r.split(",")] for r in rows], columns=base.columns)
+def psi(e, a, bins=BINS):
+    edges = np.unique(np.quantile(e, np.linspace(0, 1, bins + 1))); edges[0], edges[-1] = -np.inf, np.inf
+    pe = np.clip(np.histogram(e, edges)[0] / len(e), 1e-4, None)
+    pa = np.clip(np.histogram(a, edges)[0] / len(a), 1e-4, None)
+    return float(np.sum((pa - pe) * np.log(pa / pe)))
+out = {"features": {c: {"psi": psi(base[c].to_numpy(), live[c].to_numpy()),
+                        "ks": float(ks_2samp(base[c], live[c]).statistic)} for c in base.columns}}
+pathlib.Path("/opt/ml/processing/report").mkdir(parents=True, exist_ok=True)
+json.dump(out, open("/opt/ml/processing/report/drift.json", "w"))
+"""
+
+
+def drift_state(lab: Any, bins: int = 10, image_repo: str = "sklearn") -> dict[str, Any]:
+    import pandas as pd
+    from sagemaker.core import image_uris
+
+    rng = np.random.default_rng(4)
+    base = pd.DataFrame(
+        {
+            "amount": rng.lognormal(3.7, 0.9, 1500).round(2),
+            "hour": rng.integers(0, 24, 1500).astype(float),
+            "distance_from_home": rng.exponential(10, 1500).round(1),
+            "online": rng.integers(0, 2, 1500).astype(float),
+        }
+    )
+    live = pd.DataFrame(
+        {
+            "amount": np.concatenate(
+                [rng.lognormal(3.7, 0.9, 400), rng.lognormal(3.7, 0.9, 300) * 3]
+            ).round(2),
+            "hour": rng.integers(0, 24, 700).astype(float),
+            "distance_from_home": rng.exponential(10, 700).round(1),
+            "online": rng.integers(0, 2, 700).astype(float),
+        }
+    )
+    capture_uri = capture_files(lab, live.to_numpy())
+    s3 = lab.client("s3")
+    s3.put_object(
+        Bucket=lab.bucket,
+        Key="fraud/drift/baseline/base.csv",
+        Body=base.to_csv(index=False).encode(),
+    )
+    s3.put_object(
+        Bucket=lab.bucket,
+        Key="fraud/drift/code/drift.py",
+        Body=DRIFT.replace("BINS", str(bins)).encode(),
+    )
+    report_uri = f"s3://{lab.bucket}/fraud/drift/report"
+    name = lab.job_name("fraud-drift")
+    image = (
+        image_uris.retrieve("sklearn", region=lab.region, version="1.2-1")
+        if image_repo == "sklearn"
+        else image_uris.retrieve("xgboost", region=lab.region, version="1.7-1")
+    )
+
+    def inp(n: str, uri: str) -> dict[str, Any]:
+        return {
+            "InputName": n,
+            "S3Input": {
+                "S3Uri": uri,
+                "LocalPath": f"/opt/ml/processing/{n}",
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+            },
+        }
+
+    sm = lab.client("sagemaker")
+    sm.create_processing_job(
+        ProcessingJobName=name,
+        RoleArn=lab.role_arn,
+        AppSpecification={
+            "ImageUri": image,
+            "ContainerEntrypoint": ["python3", "/opt/ml/processing/code/drift.py"],
+        },
+        ProcessingResources={
+            "ClusterConfig": {
+                "InstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+                "VolumeSizeInGB": 5,
+            }
+        },
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+        ProcessingInputs=[
+            inp("code", f"s3://{lab.bucket}/fraud/drift/code/"),
+            inp("baseline", f"s3://{lab.bucket}/fraud/drift/baseline/"),
+            inp("capture", f"{capture_uri}/fraud-checkout/"),
+        ],
+        ProcessingOutputConfig={
+            "Outputs": [
+                {
+                    "OutputName": "report",
+                    "S3Output": {
+                        "S3Uri": report_uri,
+                        "LocalPath": "/opt/ml/processing/report",
+                        "S3UploadMode": "EndOfJob",
+                    },
+                }
+            ]
+        },
+    )
+    sm.get_waiter("processing_job_completed_or_stopped").wait(
+        ProcessingJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 600}
+    )
+    report = json.loads(
+        s3.get_object(Bucket=lab.bucket, Key="fraud/drift/report/drift.json")["Body"].read()
+    )
+    return {
+        "job": name,
+        "capture": capture_uri,
+        "base": base,
+        "report_uri": report_uri,
+        "report": report,
+    }
+
+
+def publish(
+    lab: Any, report: dict[str, Any], namespace: str = "FraudModel/Drift", scale: float = 1.0
+) -> None:
+    lab.client("cloudwatch").put_metric_data(
+        Namespace=namespace,
+        MetricData=[
+            {
+                "MetricName": "feature_psi",
+                "Dimensions": [
+                    {"Name": "Endpoint", "Value": "fraud-checkout"},
+                    {"Name": "Feature", "Value": f},
+                ],
+                "Value": v["psi"] * scale,
+                "Timestamp": dt.datetime.now(dt.UTC),
+            }
+            for f, v in report["features"].items()
+        ],
+    )
+
+
+def alarm(lab: Any, dims: dict[str, str] | None = None, **kw: Any) -> None:
+    dims = {"Endpoint": "fraud-checkout", "Feature": "amount"} if dims is None else dims
+    lab.client("cloudwatch").put_metric_alarm(
+        **{
+            "AlarmName": "fraud-amount-drift",
+            "Namespace": "FraudModel/Drift",
+            "MetricName": "feature_psi",
+            "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()],
+            "Statistic": "Maximum",
+            "Period": 3600,
+            "EvaluationPeriods": 1,
+            "Threshold": 0.1,
+            "ComparisonOperator": "GreaterThanThreshold",
+            **kw,
+        }
+    )
+
+
+def drift_verdict(lab: Any, st: dict[str, Any]) -> str:
+    return verdict(
+        c.check_drift, lab, st["job"], st["capture"], st["base"], FEATURES, st["report_uri"]
+    )
+
+
+def test_drift_job_metric_and_alarm_pass_then_wrong_alarms_miss(lab: Any) -> None:
+    st = drift_state(lab)
+    publish(lab, st["report"])
+    alarm(lab)
+    assert drift_verdict(lab, st) == "PASS", drift_verdict(lab, st)
+    # alternative: >= and a 5-minute period also alarm within the hour
+    alarm(lab, ComparisonOperator="GreaterThanOrEqualToThreshold", Period=300, EvaluationPeriods=3)
+    assert drift_verdict(lab, st) == "PASS"
+    # wrong: the alarm lacks the Feature dimension (it watches no series) -- named in the message
+    alarm(lab, dims={"Endpoint": "fraud-checkout"})
+    assert "lacks the dimension(s) ['Feature']" in drift_verdict(lab, st)
+    # wrong: threshold far above the shift
+    alarm(lab, Threshold=0.5)
+    assert "use > 0.1" in drift_verdict(lab, st)
+    # wrong: a day of evaluation periods
+    alarm(lab, EvaluationPeriods=24)
+    assert "within the hour" in drift_verdict(lab, st)
+
+
+def test_drift_published_values_typed_by_hand_miss(lab: Any) -> None:
+    st = drift_state(lab)
+    publish(lab, st["report"], scale=3.0)  # not what the job computed
+    alarm(lab)
+    assert "is not amount's PSI" in drift_verdict(lab, st)
+
+
+def test_drift_faked_report_and_reserved_namespace_miss(lab: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    st = drift_state(lab)
+    fake = {"features": {f: {"psi": 0.5 if f == "amount" else 0.0, "ks": 0.4} for f in FEATURES}}
+    lab.client("s3").put_object(
+        Bucket=lab.bucket, Key="fraud/drift/report/drift.json", Body=json.dumps(fake).encode()
+    )
+    publish(lab, fake)
+    alarm(lab)
+    assert "scipy.stats.ks_2samp" in drift_verdict(lab, st)
+    with pytest.raises(ClientError, match="InvalidParameterValue"):
+        publish(lab, st["report"], namespace="AWS/SageMaker")
+
+
+def test_drift_other_binning_misses(lab: Any) -> None:
+    st = drift_state(lab, bins=3)
+    publish(lab, st["report"])
+    alarm(lab)
+    assert "10 bins at the baseline's deciles" in drift_verdict(lab, st)
+
+
+# --------------------------------------------------------------------------- experiments
+def tiny_job(lab: Any, name: str, depth: str) -> str:
+    import pandas as pd
+    from sagemaker.core import image_uris
+
+    from mllab.datasets import card_transactions, to_builtin_csv
+
+    t = card_transactions(600, seed=4, fraud_rate=0.1)
+    cols = ["is_fraud", "amount", "hour", "velocity_1h", "amount_vs_avg"]
+    s3 = lab.client("s3")
+    for part, rows in (("train", t[:400]), ("validation", t[400:])):
+        s3.put_object(
+            Bucket=lab.bucket,
+            Key=f"x/{part}/{part}.csv",
+            Body=to_builtin_csv(pd.DataFrame(rows[cols]), label="is_fraud"),
+        )
+
+    def ch(part: str) -> dict[str, Any]:
+        return {
+            "ChannelName": part,
+            "ContentType": "text/csv",
+            "DataSource": {
+                "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{lab.bucket}/x/{part}/"}
+            },
+        }
+
+    sm = lab.client("sagemaker")
+    sm.create_training_job(
+        TrainingJobName=name,
+        AlgorithmSpecification={
+            "TrainingImage": image_uris.retrieve("xgboost", region=lab.region, version="1.7-1"),
+            "TrainingInputMode": "File",
+        },
+        RoleArn=lab.role_arn,
+        HyperParameters={
+            "objective": "binary:logistic",
+            "eval_metric": "auc",
+            "num_round": "10",
+            "max_depth": depth,
+        },
+        InputDataConfig=[ch("train"), ch("validation")],
+        OutputDataConfig={"S3OutputPath": f"s3://{lab.bucket}/x/models"},
+        ResourceConfig={"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        StoppingCondition={"MaxRuntimeInSeconds": 600},
+    )
+    sm.get_waiter("training_job_completed_or_stopped").wait(
+        TrainingJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 600}
+    )
+    return name
+
+
+def log_runs(
+    arn: str, jobs: dict[str, str], lab: Any, experiment: str = "fraud-challenger", **override: Any
+) -> dict[str, float]:
+    import mlflow
+
+    sm = lab.client("sagemaker")
+    mlflow.set_tracking_uri(arn)
+    mlflow.set_experiment(experiment)
+    aucs = {}
+    for run, job in jobs.items():
+        d = sm.describe_training_job(TrainingJobName=job)
+        auc = {m["MetricName"]: m["Value"] for m in d["FinalMetricDataList"]}["validation:auc"]
+        aucs[run] = auc
+        with mlflow.start_run(run_name=run):
+            mlflow.log_params(
+                {
+                    "training_job": job,
+                    "num_round": d["HyperParameters"]["num_round"],
+                    "max_depth": override.get("max_depth", d["HyperParameters"]["max_depth"]),
+                }
+            )
+            mlflow.log_metric("validation_auc", override.get("auc", auc))
+    mlflow.set_tracking_uri(None)
+    return aucs
+
+
+def test_experiments_logged_from_the_jobs_pass_and_hand_typed_miss(lab: Any) -> None:
+    sm = lab.client("sagemaker")
+    jobs = {
+        "v1": tiny_job(lab, lab.job_name("a"), "2"),
+        "v2": tiny_job(lab, lab.job_name("b"), "4"),
+    }
+    arn = sm.create_mlflow_app(
+        Name="fraud-experiments", ArtifactStoreUri=f"s3://{lab.bucket}/mlflow", RoleArn=lab.role_arn
+    )["Arn"]
+    aucs = log_runs(arn, jobs, lab)
+    best = max(aucs, key=lambda n: aucs[n])
+    worst = min(aucs, key=lambda n: aucs[n])
+    assert verdict(c.check_experiments, lab, arn, "fraud-challenger", jobs, best) == "PASS"
+    # wrong: the worse run chosen
+    assert "by validation_auc the runs rank" in verdict(
+        c.check_experiments, lab, arn, "fraud-challenger", jobs, worst
+    )
+    # wrong: metrics typed by hand in another experiment
+    log_runs(arn, jobs, lab, experiment="typed", auc=0.99)
+    assert "FinalMetricDataList" in verdict(c.check_experiments, lab, arn, "typed", jobs, best)
+    # wrong: params that are not what the job ran
+    log_runs(arn, jobs, lab, experiment="params", max_depth="9")
+    assert "trained with" in verdict(c.check_experiments, lab, arn, "params", jobs, best)
+    # wrong: nothing logged there
+    assert "no MLflow experiment" in verdict(c.check_experiments, lab, arn, "nothing", jobs, best)
