@@ -460,7 +460,7 @@ PRODUCT = {"equals": {"key": "product", "value": "Beacon 400 Headlamp"}}
 
 def test_retrieval(two_kbs: tuple[Any, dict[str, str]], corpus: Any) -> None:
     lab, kbs = two_kbs
-    kb = kbs["fixed300"]
+    kb = kbs["fixed40"]
     answer = rag(lab, kb)
     kw = {"product": "Beacon 400 Headlamp", "rag_product": "Summit 4 Tent", "docs": corpus}
     # valid alternative: the doc-type rule written as an allow-list
@@ -487,11 +487,14 @@ def test_retrieval(two_kbs: tuple[Any, dict[str, str]], corpus: Any) -> None:
 # --------------------------------------------------------------------------- 8 guardrail
 TOPICS = [
     ("legal-advice", "Advice on legal rights, lawsuits, contracts or court action.",
-     ["Can I sue the campsite?", "Write a legal letter threatening court action."]),
+     ["Can I sue the campsite?", "Write a legal letter threatening court action.",
+      "Is it legal to break my contract?"]),
     ("medical-advice", "Diagnosis, treatment or medication doses for injuries or illness.",
-     ["What medication dose should I take?", "Which antibiotics for an infected blister?"]),
-    ("competitor-pricing", "Prices, discounts or price comparisons of other brands.",
-     ["How much does a rival brand charge for a tent?", "Is it cheaper at another shop?"]),
+     ["What medication dose should I take for a swollen ankle?",
+      "Which antibiotics for an infected blister?", "Diagnose my chest pain."]),
+    ("competitor-pricing", "Prices, discounts or price comparisons of other brands and competitors.",
+     ["How much does a rival brand charge for a tent?", "Is it cheaper at another shop?",
+      "What discount do competitors give?"]),
 ]  # fmt: skip
 
 
@@ -592,9 +595,11 @@ def variant(
     }
 
 
-def prompt(lab: Any, v: dict[str, Any], *, version: bool = True) -> tuple[str, str]:
+def prompt(
+    lab: Any, v: dict[str, Any], *, version: bool = True, name: str = "northpeak-answer"
+) -> tuple[str, str]:
     agent = lab.client("bedrock-agent")
-    p = agent.create_prompt(name="northpeak-answer", defaultVariant="main", variants=[v])
+    p = agent.create_prompt(name=name, defaultVariant="main", variants=[v])
     arn = agent.create_prompt_version(promptIdentifier=p["id"])["arn"] if version else ""
     return p["id"], arn
 
@@ -624,11 +629,15 @@ def test_prompt_wrong(lab: Any) -> None:
     pid, _ = prompt(lab, variant(TEMPLATE), version=False)
     kw = {"chosen_model": CHEAP, "template": TEMPLATE}
     assert "no version 1" in verdict(c.verify_prompt, lab, pid, LOG_GROUP, **kw)
-    pid, arn = prompt(lab, variant(TEMPLATE, model=DEAR))
+    pid, arn = prompt(lab, variant(TEMPLATE, model=DEAR), name="other-model")
     assert "not the chosen model" in verdict(c.verify_prompt, lab, pid, LOG_GROUP, **kw)
-    pid, arn = prompt(lab, variant(TEMPLATE.replace("{{question}}", "?"), names=("context",)))
+    pid, arn = prompt(
+        lab,
+        variant(TEMPLATE.replace("{{question}}", "?"), names=("context",)),
+        name="no-question",
+    )
     assert "not VERBOSE_TEMPLATE" in verdict(c.verify_prompt, lab, pid, LOG_GROUP, **kw)
-    pid, arn = prompt(lab, variant(TEMPLATE))
+    pid, arn = prompt(lab, variant(TEMPLATE), name="little-used")
     use(lab, arn, n=3)
     assert "3 Converse calls" in verdict(c.verify_prompt, lab, pid, LOG_GROUP, **kw)
 
@@ -641,14 +650,14 @@ def second_version(lab: Any, pid: str, v: dict[str, Any]) -> None:
     agent.create_prompt_version(promptIdentifier=pid)
 
 
-LONG = ("You are the assistant of Northpeak Outfitters. Be warm and precise. " * 12) + (
+LONG = ("You are the assistant of Northpeak Outfitters. Be warm and precise. " * 20) + (
     "\n\nDocuments:\n{{context}}\n\nQuestion: {{question}}"
 )
 
 
 def test_token_cost(two_kbs: tuple[Any, dict[str, str]], questions: Any) -> None:
     lab, kbs = two_kbs
-    kb, kw = kbs["fixed300"], {"ratio": 0.7, "max_tokens": 150, "sample": slice(0, 4)}
+    kb, kw = kbs["fixed40"], {"ratio": 0.7, "max_tokens": 150, "sample": slice(0, 4)}
     pid, _ = prompt(lab, variant(LONG))
     assert "versions ['1']" in verdict(c.verify_token_cost, lab, pid, kb, questions, **kw)
     second_version(lab, pid, variant(LONG, max_tokens=150))  # maxTokens cut, same template
