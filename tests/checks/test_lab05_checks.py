@@ -886,3 +886,85 @@ def test_exam_angle(lab: Any) -> None:
     )
     with pytest.raises(CheckFailed):
         c.exam_angle(lab, {"05-vector-store": "A", "05-grounding": "C", "05-token-cost": "B"})
+
+
+# --------------------------------------------------------------------------- 11 evaluation
+def eval_job(
+    lab: Any, name: str, prompts: list[str], refs: list[str], *, judge: str | None = DEAR
+) -> str:
+    key = genai.write_jsonl(
+        lab.client("s3"),
+        lab.bucket,
+        f"eval/{name}.jsonl",
+        [{"prompt": p, "referenceResponse": r} for p, r in zip(prompts, refs, strict=True)],
+    )
+    automated: dict[str, Any] = {
+        "datasetMetricConfigs": [
+            {
+                "taskType": "QuestionAndAnswer",
+                "dataset": {"name": name, "datasetLocation": {"s3Uri": f"s3://{lab.bucket}/{key}"}},
+                "metricNames": ["Builtin.Correctness", "Builtin.Completeness"]
+                if judge
+                else ["Builtin.Accuracy"],
+            }
+        ]
+    }
+    if judge:
+        automated["evaluatorModelConfig"] = {"bedrockEvaluatorModels": [{"modelIdentifier": judge}]}
+    br = lab.client("bedrock")
+    arn = br.create_evaluation_job(
+        jobName=f"northpeak-{name}",
+        roleArn=role_arn(lab),
+        applicationType="ModelEvaluation",
+        evaluationConfig={"automated": automated},
+        inferenceConfig={"models": [{"bedrockModel": {"modelIdentifier": CHEAP}}]},
+        outputDataConfig={"s3Uri": f"s3://{lab.bucket}/eval/results/"},
+    )["jobArn"]
+    for _ in range(600):
+        if br.get_evaluation_job(jobIdentifier=arn)["status"] != "InProgress":
+            break
+    return str(arn)
+
+
+def test_evaluation(two_kbs: tuple[Any, dict[str, str]], questions: Any) -> None:
+    lab, kbs = two_kbs
+    rt = lab.client("bedrock-agent-runtime")
+    test = questions.head(20)
+    bare = list(test.question)
+    contexts = [
+        "\n".join(
+            r["content"]["text"]
+            for r in rt.retrieve(
+                knowledgeBaseId=kbs["fixed40"],
+                retrievalQuery={"text": q},
+                retrievalConfiguration={"vectorSearchConfiguration": {"numberOfResults": 5}},
+            )["retrievalResults"]
+        )
+        for q in bare
+    ]
+    rag = [f"Context:\n{c}\n\nQ: {q}" for c, q in zip(contexts, bare, strict=True)]
+    refs = list(test.reference)
+    scores = {"rag": {"rougeL": 0.5, "semantic": 0.7}, "bare": {"rougeL": 0.1, "semantic": 0.0}}
+    jobs = {
+        "rag": eval_job(lab, "rag", rag, refs, judge="us.anthropic.claude-3-haiku-20240307-v1:0"),
+        "bare": eval_job(
+            lab, "bare", bare, refs, judge="us.anthropic.claude-3-haiku-20240307-v1:0"
+        ),
+    }
+    got = verdict(
+        c.verify_evaluation, lab, jobs, scores, min_records=5
+    )  # another judge, another RAG wording
+    assert got == "PASS", got
+    assert "one job 'rag'" in verdict(
+        c.verify_evaluation, lab, {"rag": jobs["rag"]}, scores, min_records=5
+    )
+    no_context = {"rag": eval_job(lab, "rag2", bare, refs), "bare": jobs["bare"]}
+    assert "holds the bare questions" in verdict(
+        c.verify_evaluation, lab, no_context, scores, min_records=5
+    )
+    automatic = {"rag": eval_job(lab, "rag3", rag, refs, judge=None), "bare": jobs["bare"]}
+    assert "no judge model" in verdict(c.verify_evaluation, lab, automatic, scores, min_records=5)
+    flipped = {"rag": scores["bare"], "bare": scores["rag"]}
+    assert "do not show RAG ahead" in verdict(
+        c.verify_evaluation, lab, jobs, flipped, min_records=5
+    )

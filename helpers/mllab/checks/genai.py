@@ -1012,7 +1012,11 @@ def judge_scores(rows: Sequence[Mapping[str, Any]]) -> dict[str, float]:
 
 
 def verify_evaluation(
-    lab: Any, eval_jobs: Mapping[str, str], scores: Mapping[str, Mapping[str, float]]
+    lab: Any,
+    eval_jobs: Mapping[str, str],
+    scores: Mapping[str, Mapping[str, float]],
+    *,
+    min_records: int = 20,
 ) -> str:
     """Two completed LLM-as-a-judge jobs on the same questions (the RAG prompts hold each bare
     question); RAG beats the bare prompt on ROUGE-L, recomputed from the responses the jobs
@@ -1041,7 +1045,7 @@ def verify_evaluation(
         if "Builtin.Correctness" not in metrics:
             _fail(f"job {name} does not score Builtin.Correctness ({sorted(metrics)})")
         rows = job_outputs(lab, job)
-        if len(rows) < 20:
+        if len(rows) < min_records:
             _fail(f"job {name}'s output holds {len(rows)} records: the 30 test questions")
         prompts[name] = [str((r.get("inputRecord") or {}).get("prompt", "")) for r in rows]
         rouge[name] = float(
