@@ -252,7 +252,7 @@ def check_realtime(
 
 
 # --------------------------------------------------------------------------- requirement 3
-def psi(expected: Sequence[float], actual: Sequence[float], bins: int = 10) -> float:
+def psi(expected: Any, actual: Any, bins: int = 10) -> float:
     """Population stability index of ``actual`` against ``expected`` (lab 04's definition).
 
     Bins: ``bins`` intervals cut at the expected sample's quantiles (``numpy.quantile`` at

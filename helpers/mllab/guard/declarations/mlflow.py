@@ -122,9 +122,13 @@ def _delete_app(session: Any, region: str, name: str) -> str | None:
         if name.startswith("arn:")
         else [s["Arn"] for s in sm.list_mlflow_apps().get("Summaries", []) if s.get("Name") == name]
     )
-    done = None
+    done: str | None = None
     for arn in arns:
-        done = quietly(lambda arn=arn: sm.delete_mlflow_app(Arn=arn)) or done
+
+        def delete(arn: str = arn) -> Any:
+            return sm.delete_mlflow_app(Arn=arn)
+
+        done = quietly(delete) or done
     return done
 
 
