@@ -80,6 +80,10 @@ def _windows(
                 if k > i + max_tokens // 2:
                     j = k
         s, e = spans[i][0], spans[j - 1][1]
+        while s < e and text[s].isspace():  # whitespace at the edges belongs to no chunk
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
         piece = text[s:e]
         if piece.strip():
             out.append(Chunk(piece, base + s, base + e, tokens=j - i))

@@ -227,6 +227,14 @@ def test_incremental_sync_indexes_changes_and_deletes_removed_objects(lab: Any) 
         "retrievalResults"
     ][0]
     assert "Zorvex" in top["content"]["text"]
+    # the guard priced each job before it ran and settled it at the tokens really embedded
+    rows = [
+        r for r in lab.guard.ledger.rows(run=lab.guard.run) if r.operation == "StartIngestionJob"
+    ]
+    assert len(rows) == 3
+    assert all(r.actual_usd is not None and r.actual_usd <= r.estimate_usd for r in rows)
+    first_cost, unchanged_cost = sorted(rows, key=lambda r: r.id)[:2]
+    assert unchanged_cost.actual_usd == 0.0 < first_cost.actual_usd  # nothing changed: no tokens
     jobs = lab.client("bedrock-agent").list_ingestion_jobs(
         knowledgeBaseId=kb_id, dataSourceId=ds_id
     )

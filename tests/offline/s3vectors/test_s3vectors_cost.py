@@ -24,9 +24,9 @@ def test_put_estimate_follows_bytes_minimum_and_ttl() -> None:
     e_big = vectors.put_vectors_cost(big, Policy(ttl_hours=1))
     assert e_big.detail["bytes"] > 500 * 4096
     assert e_big.usd > e_small.usd
-    longer = vectors.put_vectors_cost(big, Policy(ttl_hours=730))
+    longer = vectors.put_vectors_cost(big, Policy(ttl_hours=146))
     assert longer.detail["storage_usd_for_ttl"] == pytest.approx(
-        e_big.detail["storage_usd_for_ttl"] * 730
+        e_big.detail["storage_usd_for_ttl"] * 146
     )
 
 
