@@ -767,3 +767,145 @@ def test_xgboost_wrong_settings_miss(
     base = lab.job_name("fraud-xgb")
     xgb(lab, splits, base, **kw)
     assert needle in verdict(c.check_xgboost, lab, base)
+
+
+# --------------------------------------------------------------------------- requirements 1, 7
+RIGHT = {"03-framing-type": "B", "03-framing-accuracy": "B", "03-framing-metric": "C"}
+
+
+def test_framing_passes_in_any_case_and_order(lab: Any) -> None:
+    assert verdict(c.check_framing, lab, RIGHT) == "PASS"
+    mixed = {"03-framing-metric": "c", "03-framing-type": "b", "03-framing-accuracy": "B"}
+    assert verdict(c.check_framing, lab, mixed) == "PASS"
+
+
+@pytest.mark.parametrize(
+    ("answers", "needle"),
+    [
+        ({**RIGHT, "03-framing-type": "A"}, "is not right"),
+        ({**RIGHT, "03-framing-metric": "A"}, "is not right"),
+        ({k: v for k, v in RIGHT.items() if k != "03-framing-accuracy"}, "answer the three"),
+        ({**RIGHT, "03-framing-type": "E"}, "not an option"),
+    ],
+)
+def test_framing_wrong_answers_miss(lab: Any, answers: dict[str, str], needle: str) -> None:
+    assert needle in verdict(c.check_framing, lab, answers)
+
+
+@pytest.fixture(scope="module")
+def houses() -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(0)
+    y = rng.lognormal(12, 0.3, 500)
+    pred = y * rng.normal(1, 0.1, 500)
+    pred[:10] *= 10  # a few x10 errors, as the lab's outliers
+    return y, pred
+
+
+def test_regression_metrics_with_sklearn_pass(lab: Any, houses: Any) -> None:
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    y, p = houses
+    err = np.abs(y - p)
+    typical = err <= np.quantile(err, 0.98)
+    reg = {
+        name: {
+            "rmse": float(np.sqrt(mean_squared_error(y[m], p[m]))),
+            "mae": float(mean_absolute_error(y[m], p[m])),
+            "r2": float(r2_score(y[m], p[m])),
+        }
+        for name, m in (("all", slice(None)), ("typical", typical))
+    }
+    assert verdict(c.check_regression_metrics, lab, reg, y, p) == "PASS"
+
+
+@pytest.mark.parametrize(
+    ("change", "needle"),
+    [
+        (lambda r: r["typical"].update(rmse=r["all"]["rmse"]), "reg['typical']['rmse']"),
+        (lambda r: r["all"].update(mae=r["all"]["rmse"]), "reg['all']['mae']"),
+        (lambda r: r["typical"].pop("r2"), "reg['typical']['r2'] is None"),
+        (lambda r: r["all"].update(r2=complex(r["all"]["r2"]) ** 0.5), "reg['all']['r2']"),
+    ],
+)
+def test_regression_metrics_wrong_values_miss(
+    lab: Any, houses: Any, change: Callable[[Any], Any], needle: str
+) -> None:
+    y, p = houses
+    reg = c.regression_metrics(y, p)
+    change(reg)
+    assert needle in verdict(c.check_regression_metrics, lab, reg, y, p)
+
+
+# --------------------------------------------------------------------------- drill
+def drill_request(lab: Any, name: str, ctype: str) -> dict[str, Any]:
+    data = f"s3://{lab.bucket}/fraud"
+    return {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {
+            "TrainingImage": image("xgboost", lab, version="1.7-1"),
+            "TrainingInputMode": "File",
+        },
+        "RoleArn": lab.role_arn,
+        "InputDataConfig": [
+            channel("train", f"{data}/train/", ctype),
+            channel("validation", f"{data}/validation/", ctype),
+        ],
+        "OutputDataConfig": {"S3OutputPath": f"{data}/drill"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+        "HyperParameters": {
+            "objective": "binary:logistic",
+            "num_round": "10",
+            "eval_metric": "auc",
+        },
+    }
+
+
+def run_drill(lab: Any, splits: Any, fixed_ctype: str | None, **changes: Any) -> dict[str, Any]:
+    upload(lab, splits)
+    sm = lab.client("sagemaker")
+    request = drill_request(lab, lab.job_name("fraud-drill"), "text/csv;label_size=0")
+    sm.create_training_job(**request)
+    wait_training(lab, request["TrainingJobName"])
+    if fixed_ctype is not None:
+        fixed = drill_request(lab, lab.job_name("fraud-drill-fixed"), fixed_ctype)
+        for key, value in changes.items():
+            fixed[key] = value
+        sm.create_training_job(**fixed)
+        wait_training(lab, fixed["TrainingJobName"])
+    return request
+
+
+def drill_verdict(lab: Any, request: dict[str, Any]) -> str:
+    return verdict(
+        c.check_troubleshooting,
+        lab,
+        lab.job_name("fraud-drill"),
+        lab.job_name("fraud-drill-fixed"),
+        request,
+    )
+
+
+@pytest.mark.parametrize("ctype", ["text/csv", "text/csv;label_size=1"])
+def test_drill_fixed_content_type_passes(lab: Any, splits: Any, ctype: str) -> None:
+    assert drill_verdict(lab, run_drill(lab, splits, ctype)) == "PASS"
+
+
+def test_drill_not_rerun_misses(lab: Any, splits: Any) -> None:
+    assert "fraud-drill-fixed" in drill_verdict(lab, run_drill(lab, splits, None))
+
+
+def test_drill_other_hyperparameters_miss(lab: Any, splits: Any) -> None:
+    hp = {"objective": "binary:logistic", "num_round": "50", "eval_metric": "auc"}
+    request = run_drill(lab, splits, "text/csv", HyperParameters=hp)
+    assert "rerun the same request" in drill_verdict(lab, request)
+
+
+def test_drill_other_data_misses(lab: Any, splits: Any) -> None:
+    data = f"s3://{lab.bucket}/fraud"
+    chans = [
+        channel("train", f"{data}/validation/", "text/csv"),
+        channel("validation", f"{data}/validation/", "text/csv"),
+    ]
+    request = run_drill(lab, splits, "text/csv", InputDataConfig=chans)
+    assert "the fixed job reads" in drill_verdict(lab, request)

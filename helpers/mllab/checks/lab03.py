@@ -42,6 +42,23 @@ def latest_job(lab: Any, prefix: str) -> str:
     )
 
 
+# --------------------------------------------------------------------------- requirement 1
+FRAMING = ("03-framing-type", "03-framing-accuracy", "03-framing-metric")
+
+
+def check_framing(req: Any, lab: Any, framing: dict[str, str]) -> None:
+    """Requirement 1: the three framing questions answered (graded by the answer key)."""
+    from mllab.checks.choices import choice
+
+    req.expect(
+        set(framing) == set(FRAMING),
+        "answer the three questions: framing = {'03-framing-type': ..., ...}",
+    )
+    for qid in FRAMING:
+        choice(qid, framing[qid], lab)
+        req.note(f"{qid}={framing[qid]}")
+
+
 # --------------------------------------------------------------------------- requirement 2
 def check_linear_learner(req: Any, lab: Any, prefix: str) -> None:
     """Requirement 2: Linear Learner, binary, precision at recall 0.9, balanced weights.
@@ -532,6 +549,82 @@ def check_algorithm_choice(
         f"{d.metrics.get('test:RMSE', float('nan')):.1f}; BlazingText validation:accuracy "
         f"{bt.metrics.get('validation:accuracy', float('nan')):.2f}; RCF test:f1 "
         f"{r.metrics.get('test:f1', float('nan')):.2f}"
+    )
+
+
+# --------------------------------------------------------------------------- requirement 7
+def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, dict[str, float]]:
+    """RMSE, MAE and R² for all rows and for the typical ones (absolute error <= its 98th
+    percentile), recomputed with numpy (requirement 7's truth)."""
+    yt_all, yp_all = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
+    err = np.abs(yt_all - yp_all)
+    keep = err <= np.quantile(err, 0.98)
+    out = {}
+    for name, rows in (("all", np.ones_like(keep)), ("typical", keep)):
+        yt, yp = yt_all[rows], yp_all[rows]
+        out[name] = {
+            "rmse": float(np.sqrt(np.mean((yt - yp) ** 2))),
+            "mae": float(np.mean(np.abs(yt - yp))),
+            "r2": float(1 - np.sum((yt - yp) ** 2) / np.sum((yt - yt.mean()) ** 2)),
+        }
+    return out
+
+
+def check_regression_metrics(req: Any, lab: Any, reg: Any, y_true: Any, y_pred: Any) -> None:
+    """Requirement 7: ``reg`` holds RMSE, MAE and R² for all and for typical rows."""
+    del lab
+    want = regression_metrics(y_true, y_pred)
+    for name, metrics in want.items():
+        for k, v in metrics.items():
+            mine = (reg or {}).get(name, {}).get(k) if isinstance(reg, dict) else None
+            try:
+                close = mine is not None and bool(np.isclose(float(mine), v, rtol=1e-6))
+            except (TypeError, ValueError):
+                close = False  # not a real number (a complex root, a string)
+            req.expect(
+                close,
+                f"reg[{name!r}][{k!r}] is {mine}; recomputed {v:,.4f}",
+            )
+    rmse_drop = 1 - reg["typical"]["rmse"] / reg["all"]["rmse"]
+    mae_drop = 1 - reg["typical"]["mae"] / reg["all"]["mae"]
+    req.note(
+        f"dropping 2% of rows cuts RMSE by {rmse_drop:.0%} but MAE by {mae_drop:.0%}; "
+        f"R2 {reg['all']['r2']:.2f} -> {reg['typical']['r2']:.2f}"
+    )
+
+
+# --------------------------------------------------------------------------- drill
+def check_troubleshooting(
+    req: Any, lab: Any, broken_name: str, fixed_name: str, request: dict[str, Any]
+) -> None:
+    """The drill: the given job failed; the same request with only the content types fixed runs."""
+    broken = training_job(lab, broken_name)
+    req.expect(
+        broken.status == "Failed",
+        "the provided job should have failed; rerun the cell that launches it",
+    )
+    fixed = training_job(lab, fixed_name)
+    req.expect(
+        fixed.status == "Completed", f"{fixed_name} is {fixed.status}: {fixed.failure_reason}"
+    )
+    req.expect(
+        fixed.hyperparameters == request["HyperParameters"]
+        and fixed.instance_type == request["ResourceConfig"]["InstanceType"],
+        "rerun the same request: only the channels' content type should change",
+    )
+    want = [c["DataSource"]["S3DataSource"]["S3Uri"] for c in request["InputDataConfig"]]
+    got = [c["DataSource"]["S3DataSource"]["S3Uri"] for c in fixed.raw.get("InputDataConfig", [])]
+    req.expect(got == want, f"the fixed job reads {got}; the request read {want}")
+    req.expect(
+        all(
+            ct.split(";")[0].strip() == "text/csv" and "label_size=0" not in ct.replace(" ", "")
+            for ct in fixed.content_types.values()
+        ),
+        f"content types: {fixed.content_types}",
+    )
+    req.note(
+        f"was: {broken.failure_reason[:100]}...; now Completed, validation:auc "
+        f"{fixed.metrics.get('validation:auc', float('nan')):.3f}"
     )
 
 
