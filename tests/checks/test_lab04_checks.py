@@ -575,3 +575,247 @@ def test_experiments_logged_from_the_jobs_pass_and_hand_typed_miss(lab: Any) -> 
     assert "trained with" in verdict(c.check_experiments, lab, arn, "params", jobs, best)
     # wrong: nothing logged there
     assert "no MLflow experiment" in verdict(c.check_experiments, lab, arn, "nothing", jobs, best)
+
+
+# --------------------------------------------------------------------------- realtime, async
+def hosted(lab: Any) -> tuple[str, str]:
+    """Two models (fraud-v1, fraud-v2) from one tiny XGBoost job; returns (image, artifact)."""
+    from sagemaker.core import image_uris
+
+    job = tiny_job(lab, lab.job_name("host"), "3")
+    sm = lab.client("sagemaker")
+    art = sm.describe_training_job(TrainingJobName=job)["ModelArtifacts"]["S3ModelArtifacts"]
+    image = image_uris.retrieve("xgboost", region=lab.region, version="1.7-1")
+    for name in ("fraud-v1", "fraud-v2"):
+        sm.create_model(
+            ModelName=name,
+            ExecutionRoleArn=lab.role_arn,
+            PrimaryContainer={"Image": image, "ModelDataUrl": art},
+        )
+    return image, art
+
+
+def checkout(
+    lab: Any,
+    config: str,
+    capture_uri: str,
+    sampling: int = 100,
+    modes: tuple[str, ...] = ("Input", "Output"),
+    weights: tuple[float, float] = (0.9, 0.1),
+) -> None:
+    sm = lab.client("sagemaker")
+    key = lab.client("kms").create_key(Description="t")["KeyMetadata"]["Arn"]
+    sm.create_endpoint_config(
+        EndpointConfigName=config,
+        KmsKeyId=key,
+        ProductionVariants=[
+            {
+                "VariantName": v,
+                "ModelName": f"fraud-{v}",
+                "InitialVariantWeight": w,
+                "InstanceType": "ml.t2.medium",
+                "InitialInstanceCount": 1,
+            }
+            for v, w in zip(("v1", "v2"), weights, strict=True)
+        ],
+        DataCaptureConfig={
+            "EnableCapture": True,
+            "InitialSamplingPercentage": sampling,
+            "DestinationS3Uri": capture_uri,
+            "CaptureOptions": [{"CaptureMode": m} for m in modes],
+        },
+    )
+
+
+def scale(lab: Any, target: float = 600.0) -> None:
+    aas = lab.client("application-autoscaling")
+    rid = "endpoint/fraud-checkout/variant/v1"
+    dim = "sagemaker:variant:DesiredInstanceCount"
+    aas.register_scalable_target(
+        ServiceNamespace="sagemaker",
+        ResourceId=rid,
+        ScalableDimension=dim,
+        MinCapacity=1,
+        MaxCapacity=2,
+    )
+    aas.put_scaling_policy(
+        PolicyName="p",
+        ServiceNamespace="sagemaker",
+        ResourceId=rid,
+        ScalableDimension=dim,
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": target,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+        },
+    )
+
+
+def traffic(lab: Any, n: int, target: str | None = None) -> None:
+    from mllab.datasets import card_transactions
+
+    rows = card_transactions(n, seed=9)[["amount", "hour", "velocity_1h", "amount_vs_avg"]]
+    rt = lab.client("sagemaker-runtime")
+    for r in rows.itertuples(index=False):
+        kw = {"TargetVariant": target} if target else {}
+        rt.invoke_endpoint(
+            EndpointName="fraud-checkout",
+            ContentType="text/csv",
+            Body=",".join(str(v) for v in r),
+            **kw,
+        )
+
+
+def wait_in_service(lab: Any, name: str) -> None:
+    lab.client("sagemaker").get_waiter("endpoint_in_service").wait(
+        EndpointName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 300}
+    )
+
+
+def test_realtime_captured_split_passes_then_wrong_states_miss(lab: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    sm = lab.client("sagemaker")
+    capture_uri = f"s3://{lab.bucket}/fraud/capture"
+    hosted(lab)
+    checkout(lab, "ab", capture_uri)
+    sm.create_endpoint(EndpointName="fraud-checkout", EndpointConfigName="ab")
+    wait_in_service(lab, "fraud-checkout")
+    scale(lab)
+    traffic(lab, 150)
+    # too little traffic: CloudWatch counts what the endpoint served
+    assert "send at least 300" in verdict(c.check_realtime, lab, capture_uri)
+    # faking the count is refused as AWS refuses it
+    with pytest.raises(ClientError, match="InvalidParameterValue"):
+        lab.client("cloudwatch").put_metric_data(
+            Namespace="AWS/SageMaker",
+            MetricData=[
+                {
+                    "MetricName": "Invocations",
+                    "Dimensions": [
+                        {"Name": "EndpointName", "Value": "fraud-checkout"},
+                        {"Name": "VariantName", "Value": "v1"},
+                    ],
+                    "Value": 300,
+                }
+            ],
+        )
+    traffic(lab, 170)
+    assert verdict(c.check_realtime, lab, capture_uri) == "PASS"
+    # alternative: the destination written with a trailing slash
+    assert verdict(c.check_realtime, lab, capture_uri + "/") == "PASS"
+    # the wrong destination
+    assert "the text asks for" in verdict(c.check_realtime, lab, f"s3://{lab.bucket}/elsewhere")
+    # a capture file edited by hand: the rescored answers differ
+    cap = c.read_captures(lab, capture_uri, "fraud-checkout")
+    assert len(cap) >= 320
+    s3 = lab.client("s3")
+    prefix = "fraud/capture/fraud-checkout/"
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=lab.bucket, Prefix=prefix)["Contents"]]
+    forged = []
+    for line in s3.get_object(Bucket=lab.bucket, Key=keys[0])["Body"].read().decode().splitlines():
+        rec = json.loads(line)
+        rec["captureData"]["endpointOutput"]["data"] = "0.999"
+        forged.append(json.dumps(rec))
+    original = s3.get_object(Bucket=lab.bucket, Key=keys[0])["Body"].read()
+    s3.put_object(Bucket=lab.bucket, Key=keys[0], Body="\n".join(forged).encode())
+    assert "captured answers differ" in verdict(c.check_realtime, lab, capture_uri, rescore=400)
+    s3.put_object(Bucket=lab.bucket, Key=keys[0], Body=original)
+    # sampling 50% and input only: both named
+    checkout(lab, "ab-half", capture_uri, sampling=50)
+    sm.update_endpoint(EndpointName="fraud-checkout", EndpointConfigName="ab-half")
+    wait_in_service(lab, "fraud-checkout")
+    assert "InitialSamplingPercentage is 50" in verdict(c.check_realtime, lab, capture_uri)
+    checkout(lab, "ab-input", capture_uri, modes=("Input",))
+    sm.update_endpoint(EndpointName="fraud-checkout", EndpointConfigName="ab-input")
+    wait_in_service(lab, "fraud-checkout")
+    assert "capture both Input and Output" in verdict(c.check_realtime, lab, capture_uri)
+
+
+def test_realtime_split_forced_onto_one_variant_misses(lab: Any) -> None:
+    sm = lab.client("sagemaker")
+    capture_uri = f"s3://{lab.bucket}/fraud/capture"
+    hosted(lab)
+    checkout(lab, "ab", capture_uri)
+    sm.create_endpoint(EndpointName="fraud-checkout", EndpointConfigName="ab")
+    wait_in_service(lab, "fraud-checkout")
+    scale(lab, target=70.0)
+    traffic(lab, 300, target="v1")  # every request sent to v1: no A/B test
+    got = verdict(c.check_realtime, lab, capture_uri)
+    assert "the text says 600" in got
+    lab.client("application-autoscaling").delete_scaling_policy(
+        PolicyName="p",
+        ServiceNamespace="sagemaker",
+        ResourceId="endpoint/fraud-checkout/variant/v1",
+        ScalableDimension="sagemaker:variant:DesiredInstanceCount",
+    )
+    scale(lab)
+    assert "send without TargetVariant" in verdict(c.check_realtime, lab, capture_uri)
+
+
+def test_async_results_and_failure_path(lab: Any) -> None:
+    import pandas as pd
+
+    from mllab.datasets import card_transactions, to_builtin_csv
+
+    sm = lab.client("sagemaker")
+    hosted(lab)
+    out = f"s3://{lab.bucket}/fraud/async/output"
+    fail = f"s3://{lab.bucket}/fraud/async/failures"
+
+    def config(name: str, failure: str | None) -> None:
+        oc = {"S3OutputPath": out, **({"S3FailurePath": failure} if failure else {})}
+        sm.create_endpoint_config(
+            EndpointConfigName=name,
+            ProductionVariants=[
+                {
+                    "VariantName": "AllTraffic",
+                    "ModelName": "fraud-v1",
+                    "InstanceType": "ml.m5.large",
+                    "InitialInstanceCount": 1,
+                }
+            ],
+            AsyncInferenceConfig={"OutputConfig": oc},
+        )
+
+    config("no-failure-path", None)
+    sm.create_endpoint(EndpointName="fraud-disputes", EndpointConfigName="no-failure-path")
+    wait_in_service(lab, "fraud-disputes")
+    rows = card_transactions(50, seed=3)[["amount", "hour", "velocity_1h", "amount_vs_avg"]]
+    s3 = lab.client("s3")
+    s3.put_object(Bucket=lab.bucket, Key="fraud/async/input/s.csv", Body=to_builtin_csv(rows))
+    rt = lab.client("sagemaker-runtime")
+
+    def submit(key: str) -> dict[str, Any]:
+        ans = rt.invoke_endpoint_async(
+            EndpointName="fraud-disputes",
+            InputLocation=f"s3://{lab.bucket}/{key}",
+            ContentType="text/csv",
+        )
+        where = ans.get("FailureLocation") if "broken" in key else ans["OutputLocation"]
+        if where:
+            b, k = where.removeprefix("s3://").split("/", 1)
+            s3.get_waiter("object_exists").wait(
+                Bucket=b, Key=k, WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+            )
+        return dict(ans)
+
+    submit("fraud/async/input/s.csv")
+    assert "S3FailurePath is not set" in verdict(
+        c.check_async, lab, "fraud-disputes", out, fail, 50
+    )
+    config("with-failure-path", fail)
+    sm.update_endpoint(EndpointName="fraud-disputes", EndpointConfigName="with-failure-path")
+    wait_in_service(lab, "fraud-disputes")
+    # the failure path is configured but nothing failed yet: the check wants the broken statement
+    assert "no error file under" in verdict(c.check_async, lab, "fraud-disputes", out, fail, 50)
+    broken = pd.DataFrame({"amount": ["n/a"], "hour": ["x"]}).to_csv(index=False).encode()
+    s3.put_object(Bucket=lab.bucket, Key="fraud/async/input/broken.csv", Body=broken)
+    submit("fraud/async/input/broken.csv")
+    assert verdict(c.check_async, lab, "fraud-disputes", out, fail, 50) == "PASS"
+    # alternative: paths written with a trailing slash in the text
+    assert verdict(c.check_async, lab, "fraud-disputes", out + "/", fail + "/", 50) == "PASS"
+    # wrong: a statement of another size was scored
+    assert "holds 51 scores" in verdict(c.check_async, lab, "fraud-disputes", out, fail, 51)
