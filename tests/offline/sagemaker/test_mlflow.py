@@ -144,7 +144,7 @@ def test_guard_prices_the_tracking_server_and_not_the_app(lab: Any) -> None:
 
     assert admission.classify("sagemaker", "CreateMlflowApp").deleter == "mlflow-app"
     srv = admission.classify("sagemaker", "CreateMlflowTrackingServer")
-    assert srv.kind == "billable" and srv.deleter == "mlflow-tracking-server"
+    assert srv.kind == "billable" and srv.deleter == "sagemaker-mlflow-tracking-server"
     est = decl.tracking_server_cost(
         {"TrackingServerName": "t", "TrackingServerSize": "Medium"}, Policy(ttl_hours=2.0)
     )
@@ -159,3 +159,19 @@ def test_guard_prices_the_tracking_server_and_not_the_app(lab: Any) -> None:
     assert rows["CreateMlflowTrackingServer"] == pytest.approx(
         decl.TRACKING_SERVER_USD_PER_HOUR["Small"] * 1.0
     )
+
+
+def test_lab_teardown_deletes_a_tracking_server_this_run_created(lab: Any) -> None:
+    sm = lab.client("sagemaker")
+    sm.create_mlflow_tracking_server(
+        TrackingServerName="forgotten",
+        ArtifactStoreUri=f"s3://{lab.bucket}/m",
+        RoleArn=lab.role_arn,
+    )
+    done = lab.teardown()
+    assert {
+        "kind": "sagemaker-mlflow-tracking-server",
+        "name": "forgotten",
+        "action": "deleted",
+    } in done
+    assert sm.list_mlflow_tracking_servers()["TrackingServerSummaries"] == []

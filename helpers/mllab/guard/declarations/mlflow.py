@@ -5,7 +5,9 @@ Introduced in lab 04 (experiment tracking). AWS offers **serverless MLflow** (an
 and ``mllab sweep`` still remove it. A **tracking server** (``CreateMlflowTrackingServer``,
 ``StartMlflowTrackingServer``) bills every hour by size while it runs, from creation until it
 is stopped or deleted, whether anyone logs to it or not: it is priced for the lab's
-time-to-live and paired with a deleter. ``CreatePresigned...Url`` only signs a URL (free).
+time-to-live and paired with a deleter whose kind starts with ``sagemaker-``, so
+``lab.teardown()`` deletes it with the endpoints; the free App is deleted at ``lab.close()``
+(or by the lab's own teardown cell). ``CreatePresigned...Url`` only signs a URL (free).
 
 Prices are a hand transcription of the "MLflow" section of aws.amazon.com/sagemaker/pricing
 (us-east-1) as of the snapshot date below; verify them there before relying on the figures.
@@ -81,14 +83,14 @@ a.billable(
     "CreateMlflowTrackingServer",
     "StartMlflowTrackingServer",
     estimator=tracking_server_cost,
-    deleter="mlflow-tracking-server",
+    deleter="sagemaker-mlflow-tracking-server",
     note="a tracking server bills every hour it runs",
 )
 a.billable(
     SM,
     "UpdateMlflowTrackingServer",
     estimator=tracking_server_cost,
-    deleter="mlflow-tracking-server",
+    deleter="sagemaker-mlflow-tracking-server",
     note="a resize changes the hourly price",
 )
 
@@ -140,7 +142,7 @@ a.deleter(
     order=40,
 )
 a.deleter(
-    "mlflow-tracking-server",
+    "sagemaker-mlflow-tracking-server",
     created_by=[(SM, "CreateMlflowTrackingServer"), (SM, "StartMlflowTrackingServer")],
     delete=lambda s, r, name: quietly(
         lambda: s.client(SM, region_name=r).delete_mlflow_tracking_server(TrackingServerName=name)
