@@ -968,3 +968,14 @@ def test_evaluation(two_kbs: tuple[Any, dict[str, str]], questions: Any) -> None
     assert "do not show RAG ahead" in verdict(
         c.verify_evaluation, lab, jobs, flipped, min_records=5
     )
+
+
+def test_teardown_single_leftovers(lab: Any) -> None:
+    args = (lab, "northpeak-vectors", LOG_GROUP, "northpeak-bedrock")
+    alarm(lab)
+    assert "alarm northpeak-latency" in verdict(c.verify_teardown, *args)
+    lab.client("cloudwatch").delete_alarms(AlarmNames=["northpeak-latency"])
+    pid, _ = prompt(lab, variant(TEMPLATE))
+    assert "prompt northpeak-answer" in verdict(c.verify_teardown, *args)
+    lab.client("bedrock-agent").delete_prompt(promptIdentifier=pid)
+    assert verdict(c.verify_teardown, *args) == "PASS"
