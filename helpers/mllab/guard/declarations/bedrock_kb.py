@@ -203,10 +203,24 @@ def find_knowledge_bases(session: Any, region: str) -> Iterable[tuple[str, dict[
 
 
 def delete_data_source(session: Any, region: str, name: str) -> None:
-    """Delete a data source named ``<kbId>/<dataSourceId>``."""
-    kb_id, _, ds_id = name.partition("/")
+    """Delete a data source named ``<kbId>/<dataSourceId>``, or by its name in any knowledge base."""
     agent = _agent(session, region)
-    quietly(lambda: agent.delete_data_source(knowledgeBaseId=kb_id, dataSourceId=ds_id))
+    if "/" in name:
+        kb_id, _, ds_id = name.partition("/")
+        quietly(partial(agent.delete_data_source, knowledgeBaseId=kb_id, dataSourceId=ds_id))
+        return
+    for page in agent.get_paginator("list_knowledge_bases").paginate():
+        for kb in page["knowledgeBaseSummaries"]:
+            kb_id = kb["knowledgeBaseId"]
+            for ds in agent.list_data_sources(knowledgeBaseId=kb_id)["dataSourceSummaries"]:
+                if ds["name"] == name:
+                    quietly(
+                        partial(
+                            agent.delete_data_source,
+                            knowledgeBaseId=kb_id,
+                            dataSourceId=ds["dataSourceId"],
+                        )
+                    )
 
 
 admission.deleter(

@@ -267,10 +267,15 @@ def _delete_collection(session: Any, region: str, name: str) -> None:
 
 def _find_collections(session: Any, region: str) -> Iterable[tuple[str, dict[str, str]]]:
     client = _aoss(session, region)
-    for page in client.get_paginator("list_collections").paginate():
-        for c in page["collectionSummaries"]:
+    token: str | None = None
+    while True:  # ListCollections has no paginator in botocore: nextToken by hand
+        page = client.list_collections(**({"nextToken": token} if token else {}))
+        for c in page.get("collectionSummaries") or []:
             tags = client.list_tags_for_resource(resourceArn=c["arn"]).get("tags") or []
             yield c["name"], {t["key"]: t["value"] for t in tags}
+        token = page.get("nextToken")
+        if not token:
+            return
 
 
 def _delete_policy(session: Any, region: str, name: str) -> None:
@@ -287,7 +292,8 @@ def _delete_policy(session: Any, region: str, name: str) -> None:
 
 
 def _find_policies(session: Any, region: str) -> Iterable[tuple[str, dict[str, str]]]:
-    """Policies carry no tags on AWS: they are found by the mllab prefix of their name."""
+    """Every security and data access policy (policies carry no tags on AWS, so sweep cannot
+    match them by tag; teardown deletes those a run created)."""
     client = _aoss(session, region)
     for ptype in ("encryption", "network"):
         for s in client.list_security_policies(type=ptype).get("securityPolicySummaries", []):
