@@ -221,3 +221,214 @@ def test_bias_relabelled_rows_miss(parts: dict[str, Any]) -> None:
 def test_bias_not_balanced_misses(parts: dict[str, Any]) -> None:
     got = run_bias(parts, metrics(parts["train_df"]), (parts["X_train"], parts["y_train"]))
     assert "oversample them" in got
+
+
+# --------------------------------------------------------------------------- requirement 1
+def solution_profile(raw: pd.DataFrame) -> dict[str, Any]:
+    numeric = raw.select_dtypes("number")
+    return {
+        "rows": len(raw),
+        "duplicate_rows": int(raw.duplicated().sum()),
+        "missing": raw.isna().sum(),
+        "skew": numeric.skew(),
+        "churn_rate": float(raw["churned"].mean()),
+    }
+
+
+def grid(panels: int = 4, corr: bool = True) -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3)
+    for i, ax in enumerate(axes.flat[:panels]):
+        if corr and i == 0:
+            ax.imshow(np.eye(3))
+        else:
+            ax.hist([1, 2, 2, 3])
+        ax.set_title(f"panel {i}")
+    return fig
+
+
+def test_profile_passes_and_alternative_dicts_pass() -> None:
+    raw = c.export()
+    assert verdict(c.check_profile, solution_profile(raw), grid()) == "PASS"
+    alt = solution_profile(raw)
+    alt["missing"] = {k: int(v) for k, v in alt["missing"].items() if v}  # only non-zero columns
+    alt["skew"] = alt["skew"].round(4).to_dict()
+    assert verdict(c.check_profile, alt, grid(panels=6)) == "PASS"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "needle"),
+    [
+        (
+            lambda p, raw: {**p, "duplicate_rows": int(raw.duplicated(keep=False).sum())},
+            "duplicate_rows",
+        ),
+        (lambda p, raw: {**p, "churn_rate": raw.drop_duplicates()["churned"].mean()}, "churn_rate"),
+        (
+            lambda p, raw: {
+                **p,
+                "skew": np.log1p(raw.select_dtypes("number").clip(lower=0)).skew(),
+            },
+            "skew[",
+        ),
+        (lambda p, raw: {**p, "missing": raw.drop_duplicates().isna().sum()}, "missing["),
+    ],
+)
+def test_profile_wrong_numbers_miss(mutate: Callable[..., Any], needle: str) -> None:
+    raw = c.export()
+    assert needle in verdict(c.check_profile, mutate(solution_profile(raw), raw), grid())
+
+
+def test_profile_thin_figure_misses() -> None:
+    raw = c.export()
+    assert "draw at least four" in verdict(c.check_profile, solution_profile(raw), grid(panels=3))
+    assert "no correlation matrix" in verdict(
+        c.check_profile, solution_profile(raw), grid(corr=False)
+    )
+
+
+# --------------------------------------------------------------------------- requirement 2
+def sanitised(
+    stratify: bool = True,
+    median_of: str = "train",
+    high: float | None = None,
+    plans: dict[str, str] | None = None,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    from sklearn.model_selection import train_test_split
+
+    raw = c.export()
+    clean = raw.drop_duplicates().copy()
+    clean["signup_date"] = pd.to_datetime(clean["signup_date"], format="%Y-%m-%d")
+    clean["plan"] = (
+        clean["plan"]
+        .str.strip()
+        .str.lower()
+        .replace(plans or {"std": "standard", "prem": "premium"})
+    )
+    clean["churned"] = clean["churned"].astype(int)
+    if stratify:
+        tr, va = train_test_split(
+            clean, test_size=0.2, stratify=clean["churned"], random_state=seed
+        )
+    else:  # the churners sorted to the end: an unstratified tail split
+        ordered = clean.sort_values("churned", kind="stable")
+        tr, va = ordered.iloc[:1600], ordered.iloc[1600:]
+    tr, va = tr.copy(), va.copy()
+    # the framing question's option D: the mean of the whole data set before splitting
+    median = tr["age"].median() if median_of == "train" else clean["age"].mean()
+    q1, q3 = tr["data_gb"].quantile([0.25, 0.75])
+    bounds = {"data_gb": (0.0, float(q3 + 3 * (q3 - q1)) if high is None else high)}
+    for part in (tr, va):
+        part["age_missing"] = part["age"].isna().astype(int)
+        part["age"] = part["age"].fillna(median)
+        part["data_gb"] = part["data_gb"].clip(*bounds["data_gb"])
+    return clean, tr, va, bounds
+
+
+def test_sanitise_passes_and_alternative_bound_and_seed_pass() -> None:
+    assert verdict(c.check_sanitise, *sanitised()) == "PASS"
+    clean, tr, va, _ = sanitised(seed=7)
+    p995 = float(c.export()["data_gb"].quantile(0.95)) * 1.5  # another bound between p95 and 500
+    clean, tr, va, bounds = sanitised(seed=7, high=p995)
+    assert verdict(c.check_sanitise, clean, tr, va, bounds) == "PASS"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"stratify": False}, "stratify the split"),
+        ({"median_of": "all"}, "TRAINING median"),
+        ({"high": 5000.0}, "meter errors"),
+        ({"plans": {"std": "standard"}}, "normalise to basic/standard/premium"),
+    ],
+)
+def test_sanitise_wrong_states_miss(kwargs: dict[str, Any], needle: str) -> None:
+    assert needle in verdict(c.check_sanitise, *sanitised(**kwargs))
+
+
+def test_sanitise_duplicates_kept_miss() -> None:
+    clean, tr, va, bounds = sanitised()
+    dup = pd.concat([clean, clean.head(5)])
+    assert "drop the duplicate rows" in verdict(c.check_sanitise, dup, tr, va, bounds)
+
+
+# --------------------------------------------------------------------------- requirement 4
+PLANS, GENDERS = ["basic", "standard", "premium"], ["F", "M", "X"]
+AGE_BINS, AGE_LABELS = [0, 30, 45, 60, 200], ["under_30", "30_44", "45_59", "60_plus"]
+
+
+def make_features(df: pd.DataFrame, regions: list[str], **wrong: Any) -> pd.DataFrame:
+    from mllab.datasets import tokenize
+
+    out = pd.DataFrame(index=df.index)
+    out["log_spend"] = (np.log if wrong.get("log") else np.log1p)(df["monthly_spend"])
+    for col in ("tenure_months", "data_gb", "support_calls", "age", "age_missing"):
+        out[col] = df[col].astype(float)
+    out["signup_year"] = df["signup_date"].dt.year
+    out["signup_month"] = df["signup_date"].dt.month
+    dow = df["signup_date"].dt.day_of_week
+    out["signup_dow"] = (dow + 1) % 7 if wrong.get("sunday_first") else dow
+    out["n_complaint_tokens"] = df["complaint_text"].map(lambda t: len(tokenize(t).split()))
+    age_group = pd.cut(df["age"], bins=AGE_BINS, labels=AGE_LABELS, right=bool(wrong.get("right")))
+    for name, values, cats in (
+        ("plan", df["plan"], PLANS),
+        ("gender", df["gender"], GENDERS),
+        ("region", df["region"], regions),
+        ("age_group", age_group, AGE_LABELS),
+    ):
+        if wrong.get("sklearn"):
+            from sklearn.preprocessing import OneHotEncoder
+
+            enc = OneHotEncoder(categories=[cats], sparse_output=False, dtype=int)
+            d = pd.DataFrame(
+                enc.fit_transform(np.asarray(values, dtype=object).reshape(-1, 1)),
+                columns=[f"{name}_{v}" for v in cats],
+                index=df.index,
+            )
+        else:
+            d = pd.get_dummies(pd.Categorical(values, categories=cats), prefix=name, dtype=int)
+            d.index = df.index
+        out = out.join(d)
+    return out
+
+
+def features_state(lab: Any, valid_in_export: bool = False, **wrong: Any) -> tuple[Any, ...]:
+    from mllab.datasets import tokenize
+
+    _, tr, va, _ = sanitised()
+    regions = sorted(tr["region"].unique())
+    X_train, X_valid = make_features(tr, regions, **wrong), make_features(va, regions, **wrong)
+    rows = pd.concat([tr, va]) if valid_in_export else tr
+    wrote = rows[rows["complaint_text"].str.strip() != ""]
+    lines = [
+        f"__label__{y} {tokenize(t)}"
+        for y, t in zip(wrote["churned"], wrote["complaint_text"], strict=True)
+    ]
+    lab.client("s3").put_object(
+        Bucket=lab.bucket, Key="eda/blazingtext/train.txt", Body=("\n".join(lines) + "\n").encode()
+    )
+    cats = {"plan_": PLANS, "gender_": GENDERS, "region_": regions, "age_group_": AGE_LABELS}
+    return X_train, X_valid, tr, va, cats
+
+
+def test_features_pass_and_sklearn_onehot_alternative_passes(lab: Any) -> None:
+    assert verdict(c.check_features, lab, *features_state(lab)) == "PASS"
+    assert verdict(c.check_features, lab, *features_state(lab, sklearn=True)) == "PASS"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"log": True}, "np.log1p"),
+        ({"sunday_first": True}, "Monday = 0"),
+        ({"right": True}, "right=False"),
+        ({"valid_in_export": True}, "training rows only"),
+    ],
+)
+def test_features_wrong_states_miss(lab: Any, kwargs: dict[str, Any], needle: str) -> None:
+    assert needle in verdict(c.check_features, lab, *features_state(lab, **kwargs))

@@ -1,4 +1,4 @@
-"""The checks of lab 02 (exploratory data analysis) that read how a result came about.
+"""The checks of lab 02 (exploratory data analysis), as functions the notebook's check cells call.
 
 Each function takes the open :class:`~mllab.checks.core.Requirement` (``req``), the lab and
 what the requirement names, and calls ``req.expect``. The truth comes from the seeded export
@@ -249,4 +249,271 @@ def check_bias(
         f"label rate {rate:.3f} ({(1 - rate) / rate:.1f}:1); CI={t['CI']:.3f}, DPL={t['DPL']:.3f}, "
         f"DI={t['DI']:.2f} (women churn less in the labels); training {rate:.2f} -> "
         f"{y_train_bal.mean():.2f} churners, validation {y_valid.mean():.3f} untouched"
+    )
+
+
+# --------------------------------------------------------------------------- requirement 1
+def check_profile(req: Any, profile: Any, fig: Any) -> None:
+    """Requirement 1: the profile's numbers come from the export; the figure has four panels.
+
+    The truth is a fresh copy of the seeded export, so typed numbers that differ MISS.
+    """
+    import matplotlib.figure
+    import pandas as pd
+
+    truth = export()  # a fresh copy of the export: the facts come from the data
+    req.expect(
+        isinstance(profile, dict),
+        "`profile` must be a dict with rows, duplicate_rows, missing, skew, churn_rate",
+    )
+    req.expect(
+        profile.get("rows") == len(truth),
+        f"rows is {profile.get('rows')}; the export has {len(truth)} rows",
+    )
+    dups = int(truth.duplicated().sum())
+    req.expect(
+        profile.get("duplicate_rows") == dups,
+        f"duplicate_rows is {profile.get('duplicate_rows')}; DataFrame.duplicated() finds {dups}",
+    )
+    missing = pd.Series(profile.get("missing", {}), dtype=float)
+    for col, n in truth.isna().sum().items():
+        req.expect(
+            int(missing.get(col, 0)) == int(n),
+            f"missing[{col!r}] is {missing.get(col, 0)}; the column has {n} NaN values",
+        )
+    skew = pd.Series(profile.get("skew", {}), dtype=float)
+    for col, s in truth.select_dtypes("number").drop(columns="churned").skew().items():
+        req.expect(col in skew.index, f"skew has no entry for the numeric column {col!r}")
+        req.expect(
+            abs(skew[col] - s) <= 0.02 * abs(s) + 0.01,
+            f"skew[{col!r}] is {skew[col]:.3f}; pandas' skew() gives {s:.3f}",
+        )
+    req.expect(
+        abs(profile.get("churn_rate", -1) - truth["churned"].mean()) < 1e-9,
+        f"churn_rate should be {truth['churned'].mean():.4f} (the raw export's share of churned == 1)",
+    )
+    req.expect(
+        isinstance(fig, matplotlib.figure.Figure),
+        "`fig` must be the matplotlib Figure of your grid (fig, axes = plt.subplots(...))",
+    )
+    panels = [
+        ax
+        for ax in fig.axes
+        if ax.get_title() and (ax.lines or ax.patches or ax.images or ax.collections)
+    ]
+    req.expect(
+        len(panels) >= 4,
+        f"{len(panels)} titled panels with data in `fig`; draw at least four (distribution, box plot, churn comparison, correlations)",
+    )
+    req.expect(
+        any(ax.images or ax.collections for ax in panels),
+        "no correlation matrix found: draw numeric.corr() with ax.imshow or ax.matshow",
+    )
+    req.note(
+        f"{len(truth)} rows, {dups} duplicates, {int(truth['age'].isna().sum())} missing ages, "
+        f"skew(monthly_spend)={skew['monthly_spend']:.2f}, skew(data_gb)={skew['data_gb']:.1f}, {len(panels)} panels"
+    )
+
+
+# --------------------------------------------------------------------------- requirement 2
+def check_sanitise(req: Any, clean: Any, train_df: Any, valid_df: Any, bounds: Any) -> None:
+    """Requirement 2: one row per customer, normalised plans, stratified split before any
+    statistic, training-median imputation with an indicator, clipping bounds from training."""
+    import numpy as np
+    import pandas as pd
+
+    truth = export().drop_duplicates().set_index("customer_id")
+    req.expect(
+        clean["customer_id"].is_unique, "customer_id repeats in `clean`: drop the duplicate rows"
+    )
+    req.expect(
+        len(clean) == len(truth),
+        f"`clean` has {len(clean)} rows; the export holds {len(truth)} distinct customers",
+    )
+    req.expect(
+        pd.api.types.is_datetime64_any_dtype(clean["signup_date"]),
+        f"signup_date is {clean['signup_date'].dtype}; convert it with pd.to_datetime",
+    )
+    plans = set(clean["plan"].unique())
+    req.expect(
+        plans == {"basic", "standard", "premium"},
+        f"plan takes the values {sorted(map(repr, plans))}; normalise to basic/standard/premium",
+    )
+    expected_plan = (
+        truth["plan"].str.strip().str.lower().replace({"std": "standard", "prem": "premium"})
+    )
+    wrong = (
+        clean.set_index("customer_id")["plan"] != expected_plan.reindex(clean["customer_id"])
+    ).sum()
+    req.expect(
+        wrong == 0,
+        f"{wrong} customers got the wrong plan (e.g. 'STD' is standard, 'PREM' is premium)",
+    )
+    tr, va = set(train_df["customer_id"]), set(valid_df["customer_id"])
+    req.expect(not (tr & va), f"{len(tr & va)} customers are in both train_df and valid_df")
+    req.expect(
+        tr | va == set(clean["customer_id"]),
+        "train_df and valid_df together must hold every customer of `clean`",
+    )
+    share = len(valid_df) / len(clean)
+    req.expect(
+        0.18 <= share <= 0.22, f"valid_df holds {share:.0%} of the customers; the plan is 20%"
+    )
+    gap = abs(train_df["churned"].mean() - valid_df["churned"].mean())
+    req.expect(
+        gap < 0.01,
+        f"churn rate differs by {gap:.3f} between the parts: stratify the split on churned",
+    )
+    for name, part in (("train_df", train_df), ("valid_df", valid_df)):
+        req.expect(part["age"].notna().all(), f"{name} still has missing ages")
+        req.expect("age_missing" in part, f"{name} has no age_missing indicator column")
+        was_missing = truth["age"].isna().reindex(part["customer_id"]).to_numpy().astype(int)
+        req.expect(
+            (part["age_missing"].to_numpy() == was_missing).all(),
+            f"{name}.age_missing is not 1 exactly where the age was blank",
+        )
+    train_median = truth["age"].reindex(train_df["customer_id"]).median()
+    filled = valid_df.loc[valid_df["age_missing"] == 1, "age"]
+    req.expect(
+        np.allclose(filled, train_median),
+        f"validation ages were filled with {sorted(set(filled.round(2)))[:3]}; use the TRAINING median ({train_median}) everywhere",
+    )
+    req.expect(
+        isinstance(bounds, dict) and "data_gb" in bounds,
+        "state the clipping bounds: bounds = {'data_gb': (low, high)}",
+    )
+    low, high = bounds["data_gb"]
+    p95 = truth["data_gb"].reindex(train_df["customer_id"]).quantile(0.95)
+    req.expect(
+        p95 <= high < 500,
+        f"the upper bound {high:.1f} GB should keep genuine heavy users (95th percentile {p95:.1f} GB) and cut the 500-5,000 GB meter errors",
+    )
+    for name, part in (("train_df", train_df), ("valid_df", valid_df)):
+        req.expect(
+            part["data_gb"].between(low, high).all(),
+            f"{name}.data_gb has values outside the stated bounds ({low}, {high})",
+        )
+    req.note(
+        f"{len(clean)} customers, {len(train_df)}/{len(valid_df)} split, churn {train_df['churned'].mean():.3f}/{valid_df['churned'].mean():.3f}, "
+        f"age median {train_median}, data_gb clipped to ({low:.0f}, {high:.1f}) GB"
+    )
+
+
+# --------------------------------------------------------------------------- requirement 4
+def check_features(
+    req: Any,
+    lab: Any,
+    X_train: Any,
+    X_valid: Any,
+    train_df: Any,
+    valid_df: Any,
+    categories: dict[str, list[str]],
+) -> None:
+    """Requirement 4: numeric features with fixed one-hot columns, log spend, date parts, age
+    bins; the BlazingText export read back from S3.
+
+    Args:
+        categories: ``{"plan_": PLANS, "gender_": GENDERS, "region_": REGIONS,
+            "age_group_": AGE_LABELS}``.
+    """
+    import numpy as np
+    import pandas as pd
+
+    for name, X, part in (("X_train", X_train, train_df), ("X_valid", X_valid, valid_df)):
+        req.expect(X.index.equals(part.index), f"{name} must keep the rows (and index) of its part")
+        bad = [c for c in X.columns if not pd.api.types.is_numeric_dtype(X[c])]
+        req.expect(
+            not bad,
+            f"{name} has non-numeric columns {bad}: the built-in algorithms read numbers only",
+        )
+        req.expect(
+            not X.isna().any().any(),
+            f"{name} has missing values in {list(X.columns[X.isna().any()])}",
+        )
+    req.expect(
+        list(X_train.columns) == list(X_valid.columns),
+        "X_train and X_valid must have the same columns in the same order",
+    )
+    need = [
+        "log_spend",
+        "tenure_months",
+        "data_gb",
+        "support_calls",
+        "age",
+        "age_missing",
+        "signup_year",
+        "signup_month",
+        "signup_dow",
+        "n_complaint_tokens",
+    ]
+    req.expect(
+        not [c for c in need if c not in X_train],
+        f"missing feature columns: {[c for c in need if c not in X_train]}",
+    )
+    for prefix, cats in categories.items():
+        cols = [c for c in X_train.columns if c.startswith(prefix)]
+        req.expect(
+            len(cols) == len(cats), f"expected {len(cats)} one-hot columns {prefix}*, found {cols}"
+        )
+        for X in (X_train, X_valid):
+            req.expect(
+                X[cols].isin([0, 1]).all().all() and (X[cols].sum(axis=1) == 1).all(),
+                f"{prefix}* must be one-hot: exactly one 1 per row",
+            )
+    req.expect(
+        (X_train["plan_premium"] == (train_df["plan"] == "premium")).all(),
+        "plan_premium does not match train_df.plan",
+    )
+    req.expect(
+        np.allclose(X_train["log_spend"], np.log1p(train_df["monthly_spend"])),
+        "log_spend should be np.log1p(monthly_spend)",
+    )
+    before, after = train_df["monthly_spend"].skew(), X_train["log_spend"].skew()
+    req.expect(
+        abs(after) < 0.5 < before,
+        f"skew {before:.2f} -> {after:.2f}: the log transform should bring it near 0",
+    )
+    d = train_df["signup_date"].dt
+    req.expect(
+        (X_train["signup_year"] == d.year).all()
+        and (X_train["signup_month"] == d.month).all()
+        and (X_train["signup_dow"] == d.day_of_week).all(),
+        "signup_year/month/dow must be the date parts of signup_date (dayofweek: Monday = 0)",
+    )
+    labels = list(categories.get("age_group_", []))
+    want = pd.cut(
+        train_df["age"], bins=[0, 30, 45, 60, 200], labels=labels or None, right=False
+    ).astype(str)
+    got_group = (
+        X_train[[f"age_group_{g}" for g in labels]].idxmax(axis=1).str.removeprefix("age_group_")
+    )
+    wrong_age = int((got_group != want).sum()) if labels else 0
+    req.expect(
+        wrong_age == 0,
+        f"{wrong_age} training rows are in the wrong age group: the bins are [0, 30), [30, 45), "
+        "[45, 60), [60, 200) (age 30 is 30_44: pd.cut(..., right=False))",
+    )
+    # the BlazingText export, read back from S3
+    body = (
+        s3_objects(lab, "eda/blazingtext/", at_least=1)
+        .read(lab, "eda/blazingtext/train.txt")
+        .decode("utf-8")
+    )
+    got = body.splitlines()
+    wrote_n = int((train_df["complaint_text"].str.strip() != "").sum())
+    req.expect(
+        len(got) == wrote_n,
+        f"{len(got)} lines in train.txt; the training customers wrote {wrote_n} complaints (one line each, training rows only)",
+    )
+    line_re = re.compile(r"__label__[01]( [a-z0-9]+(?:['-][a-z0-9]+)*| [^\sa-z0-9])+")
+    bad_lines = [ln for ln in got if not line_re.fullmatch(ln)]
+    req.expect(
+        not bad_lines,
+        f"{len(bad_lines)} lines are not '__label__<0|1> <lower-case tokens>', e.g. {bad_lines[:1]}",
+    )
+    labels = pd.Series([ln.split(" ", 1)[0] for ln in got])
+    req.expect(set(labels) == {"__label__0", "__label__1"}, f"labels found: {sorted(set(labels))}")
+    req.note(
+        f"{X_train.shape[1]} features; skew(spend) {before:.2f} -> {after:.2f}; BlazingText: {len(got)} lines, "
+        f"{(labels == '__label__1').mean():.0%} churners"
     )
