@@ -278,7 +278,7 @@ class OpenSearchSink(VectorSink):
         f = self.fields
         for key, vec, text, meta, extra in rows:
             src = dict(meta)
-            src[f["vectorField"]] = vec
+            src[f["vectorField"]] = [float(x) for x in vec]
             src[f["textField"]] = text
             src[f["metadataField"]] = json.dumps(extra, separators=(",", ":"))
             self.index.index(key, src)
@@ -841,7 +841,7 @@ def ingest(call: OfflineCall, kb: KnowledgeBase, ds: DataSource, job: dict[str, 
             if c.parent is not None:
                 extra["parent"] = c.parent.text
                 extra["parentSpan"] = [c.parent.start, c.parent.end]
-            out_rows.append((ck, vec.tolist(), c.text, meta, extra))
+            out_rows.append((ck, vec, c.text, meta, extra))
         try:
             if old is not None:
                 sink.delete(old.keys)

@@ -89,7 +89,9 @@ class Index:
     # ------------------------------------------------------------------ writes
     def check_vector(self, key: str, values: Any) -> np.ndarray:
         """Validate one vector's data; return it as float32."""
-        if not isinstance(values, list | tuple):
+        if isinstance(values, np.ndarray) and values.ndim == 1:  # the offline plane's own writes
+            values = values.astype(np.float32, copy=False)
+        elif not isinstance(values, list | tuple):
             raise validation(f"Invalid record for key '{key}': data.float32 must be a list")
         if len(values) != self.dimension:
             raise validation(
@@ -225,9 +227,10 @@ class Index:
                     norms[norms == 0] = 1.0
                     self._norm = self._mat / norms[:, None]
                 qn = q / float(np.linalg.norm(q))
-                dist = 1.0 - self._norm[rows] @ qn
+                every = rows.size == self._norm.shape[0]  # no filter: no copy of the matrix
+                dist = 1.0 - (self._norm if every else self._norm[rows]) @ qn
             else:
-                diff = self._mat[rows] - q
+                diff = (self._mat if rows.size == self._mat.shape[0] else self._mat[rows]) - q
                 dist = np.sqrt(np.einsum("ij,ij->i", diff, diff))
             k = min(top_k, rows.size)
             part = np.argpartition(dist, k - 1)[:k] if k < rows.size else np.arange(rows.size)
