@@ -819,3 +819,157 @@ def test_async_results_and_failure_path(lab: Any) -> None:
     assert verdict(c.check_async, lab, "fraud-disputes", out + "/", fail + "/", 50) == "PASS"
     # wrong: a statement of another size was scored
     assert "holds 51 scores" in verdict(c.check_async, lab, "fraud-disputes", out, fail, 51)
+
+
+# --------------------------------------------------------------------------- security
+def exec_policy(
+    lab: Any, key: str, s3_resource: str | None = None, extra: list[Any] | None = None
+) -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "FraudObjects",
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:PutObject"],
+                "Resource": s3_resource or f"arn:aws:s3:::{lab.bucket}/fraud/*",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["s3:ListBucket"],
+                "Resource": f"arn:aws:s3:::{lab.bucket}",
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant"],
+                "Resource": key,
+            },
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "ec2:CreateNetworkInterface",
+                    "ec2:DescribeNetworkInterfaces",
+                    "cloudwatch:PutMetricData",
+                ],
+                "Resource": "*",
+            },
+            *(extra or []),
+        ],
+    }
+
+
+def secure_state(
+    lab: Any,
+    policy: Callable[[str], dict[str, Any]] | None = None,
+    kms_on_job: bool = True,
+    one_az: bool = False,
+    open_sg: bool = False,
+    isolation: bool = True,
+    managed: bool = False,
+) -> str:
+    """The challenger trained and modelled in a private VPC with a KMS key; returns the job."""
+    ec2, iam, sm = lab.client("ec2"), lab.client("iam"), lab.client("sagemaker")
+    key = lab.client("kms").create_key(Description="t")["KeyMetadata"]["Arn"]
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
+    subnets = [
+        ec2.create_subnet(
+            VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=zones[0 if one_az else i]
+        )["Subnet"]["SubnetId"]
+        for i in range(2)
+    ]
+    sg = ec2.create_security_group(GroupName="g", VpcId=vpc, Description="none")["GroupId"]
+    rt = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"][0]
+    ec2.create_vpc_endpoint(
+        VpcId=vpc,
+        VpcEndpointType="Gateway",
+        ServiceName=f"com.amazonaws.{lab.region}.s3",
+        RouteTableIds=[rt["RouteTableId"]],
+    )
+    if open_sg:  # an inbound rule: the security group admits traffic
+        ec2.authorize_security_group_ingress(
+            GroupId=sg, IpProtocol="tcp", FromPort=443, ToPort=443, CidrIp="0.0.0.0/0"
+        )
+    role = iam.create_role(RoleName="fraud-exec-role", AssumeRolePolicyDocument=json.dumps(TRUST))[
+        "Role"
+    ]["Arn"]
+    doc = json.dumps((policy or (lambda k: exec_policy(lab, k)))(key))
+    if managed:  # alternative: a customer-managed policy attached to the role
+        parn = iam.create_policy(PolicyName="fraud-lp", PolicyDocument=doc)["Policy"]["Arn"]
+        iam.attach_role_policy(RoleName="fraud-exec-role", PolicyArn=parn)
+    else:
+        iam.put_role_policy(RoleName="fraud-exec-role", PolicyName="lp", PolicyDocument=doc)
+    name = tiny_job(lab, lab.job_name("secure"), "3")  # trains as the lab role; described below
+    # the secure request, as the text asks (offline the job re-runs with these settings)
+    from sagemaker.core import image_uris
+
+    d = sm.describe_training_job(TrainingJobName=name)
+    job2 = lab.job_name("fraud-v2")
+    req = {
+        "TrainingJobName": job2,
+        "AlgorithmSpecification": d["AlgorithmSpecification"],
+        "RoleArn": role,
+        "HyperParameters": d["HyperParameters"],
+        "InputDataConfig": d["InputDataConfig"],
+        "OutputDataConfig": {
+            "S3OutputPath": f"s3://{lab.bucket}/fraud/models",
+            **({"KmsKeyId": key} if kms_on_job else {}),
+        },
+        "ResourceConfig": {
+            "InstanceType": "ml.m5.large",
+            "InstanceCount": 1,
+            "VolumeSizeInGB": 5,
+            **({"VolumeKmsKeyId": key} if kms_on_job else {}),
+        },
+        "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+        "EnableNetworkIsolation": True,
+        "VpcConfig": {"SecurityGroupIds": [sg], "Subnets": subnets},
+    }
+    sm.create_training_job(**req)
+    sm.get_waiter("training_job_completed_or_stopped").wait(
+        TrainingJobName=job2, WaiterConfig={"Delay": 1, "MaxAttempts": 600}
+    )
+    art = sm.describe_training_job(TrainingJobName=job2)["ModelArtifacts"]["S3ModelArtifacts"]
+    sm.create_model(
+        ModelName="fraud-v2",
+        ExecutionRoleArn=role,
+        PrimaryContainer={
+            "Image": image_uris.retrieve("xgboost", region=lab.region, version="1.7-1"),
+            "ModelDataUrl": art,
+        },
+        EnableNetworkIsolation=isolation,
+        VpcConfig={"SecurityGroupIds": [sg], "Subnets": subnets},
+    )
+    return job2
+
+
+def test_security_passes_and_managed_policy_alternative_passes(lab: Any) -> None:
+    job = secure_state(lab, managed=True)
+    assert verdict(c.check_security, lab, job) == "PASS", verdict(c.check_security, lab, job)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "needle"),
+    [
+        ({"policy_kind": "bucket"}, "may read or write"),
+        ({"policy_kind": "wildcard"}, "wildcard actions"),
+        ({"policy_kind": "passrole"}, "more than a job needs"),
+        ({"kms_on_job": False}, "customer-managed key"),
+        ({"one_az": True}, "two Availability Zones"),
+        ({"open_sg": True}, "admits inbound traffic"),
+        ({"isolation": False}, "EnableNetworkIsolation"),
+    ],
+)
+def test_security_wrong_states_miss(lab: Any, kwargs: dict[str, Any], needle: str) -> None:
+    kind = kwargs.pop("policy_kind", None)
+    policies: dict[str, Callable[[str], dict[str, Any]]] = {
+        "bucket": lambda k: exec_policy(lab, k, s3_resource=f"arn:aws:s3:::{lab.bucket}/*"),
+        "wildcard": lambda k: exec_policy(
+            lab, k, extra=[{"Effect": "Allow", "Action": "sagemaker:*", "Resource": "*"}]
+        ),
+        "passrole": lambda k: exec_policy(
+            lab, k, extra=[{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"}]
+        ),
+    }
+    job = secure_state(lab, policy=policies.get(kind or ""), **kwargs)
+    assert needle in verdict(c.check_security, lab, job)

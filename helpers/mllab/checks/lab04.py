@@ -103,6 +103,151 @@ def invocations(lab: Any, endpoint_name: str, variant: str, hours: float = 2.0) 
     return int(sum(p["Sum"] for p in points))
 
 
+# --------------------------------------------------------------------------- requirement 1
+def check_security(
+    req: Any,
+    lab: Any,
+    job_name: str,
+    role_name: str = "fraud-exec-role",
+    model_name: str = "fraud-v2",
+    prefix: str = "fraud",
+) -> None:
+    """Requirement 1: least-privilege role (evaluated with SimulatePrincipalPolicy), a
+    customer-managed key on volume and output, two private subnets in two AZs with an S3
+    gateway endpoint and a closed security group, network isolation on job and model.
+
+    Args:
+        req: the open requirement.
+        lab: the open lab.
+        job_name: the challenger's training job (``JOB_V2``).
+        role_name: the execution role the text names.
+        model_name: the SageMaker model built from the job.
+        prefix: the only S3 prefix the role may reach.
+    """
+    from mllab.checks.inspect import iam_policy, training_job
+
+    iam, kms, ec2, sm = (lab.client(s) for s in ("iam", "kms", "ec2", "sagemaker"))
+    PREFIX, JOB_V2 = prefix, job_name  # noqa: N806 - the notebook's names
+    role = iam_policy(lab, role_name)
+    req.expect(
+        "sagemaker.amazonaws.com" in role.trusted,
+        f"fraud-exec-role trusts {role.trusted}, not sagemaker.amazonaws.com",
+    )
+    req.expect(
+        not role.wildcard_actions,
+        f"the policy allows wildcard actions {role.wildcard_actions}: list each action",
+    )
+    for doc in role.documents.values():
+        for st in doc.get("Statement", []):
+            acts = [st["Action"]] if isinstance(st.get("Action"), str) else st.get("Action", [])
+            res = (
+                [st["Resource"]] if isinstance(st.get("Resource"), str) else st.get("Resource", [])
+            )
+            if any(a.lower().startswith("s3:") for a in acts):
+                req.expect(
+                    all(r.startswith(f"arn:aws:s3:::{lab.bucket}") for r in res),
+                    f"statement {st.get('Sid', '')} grants S3 on {res}: only the lab bucket is allowed",
+                )
+    role_arn_of_exec = iam.get_role(RoleName=role_name)["Role"]["Arn"]
+
+    def sim(actions, resource):
+        # IAM's verdict per action for fraud-exec-role on one resource
+        found = iam.simulate_principal_policy(
+            PolicySourceArn=role_arn_of_exec, ActionNames=actions, ResourceArns=[resource]
+        )["EvaluationResults"]
+        return {r["EvalActionName"]: r["EvalDecision"] for r in found}
+
+    inside = sim(
+        ["s3:GetObject", "s3:PutObject"], f"arn:aws:s3:::{lab.bucket}/{PREFIX}/data/train/train.csv"
+    )
+    req.expect(
+        set(inside.values()) == {"allowed"},
+        f"SimulatePrincipalPolicy on objects under {PREFIX}/: {inside}",
+    )
+    for outside in (
+        f"arn:aws:s3:::{lab.bucket}/notes/secret.txt",
+        "arn:aws:s3:::some-other-bucket/data.csv",
+    ):
+        got = sim(["s3:GetObject", "s3:PutObject"], outside)
+        req.expect("allowed" not in got.values(), f"the role may read or write {outside}: {got}")
+    got = sim(
+        ["s3:DeleteBucket", "s3:PutBucketPolicy", "iam:PassRole", "sagemaker:CreateEndpoint"], "*"
+    )
+    req.expect("allowed" not in got.values(), f"the role allows more than a job needs: {got}")
+
+    job = training_job(lab, JOB_V2)
+    req.expect(job.status == "Completed", f"{JOB_V2} is {job.status}: {job.failure_reason}")
+    req.expect(
+        job.raw["RoleArn"] == role_arn_of_exec,
+        f"{JOB_V2} runs as {job.raw['RoleArn']}, not fraud-exec-role",
+    )
+    for where, key_id in (
+        ("ResourceConfig.VolumeKmsKeyId", job.raw["ResourceConfig"].get("VolumeKmsKeyId")),
+        ("OutputDataConfig.KmsKeyId", job.raw["OutputDataConfig"].get("KmsKeyId")),
+    ):
+        req.expect(
+            bool(key_id), f"{JOB_V2} has no {where}: the audit wants a customer-managed key there"
+        )
+        meta = kms.describe_key(KeyId=key_id)["KeyMetadata"]
+        req.expect(
+            meta["KeyManager"] == "CUSTOMER" and meta["KeyState"] == "Enabled",
+            f"{where} is {meta['KeyManager']}-managed and {meta['KeyState']}: create your own key",
+        )
+    req.expect(
+        job.raw.get("EnableNetworkIsolation") is True,
+        f"{JOB_V2} runs without EnableNetworkIsolation",
+    )
+    vpc_cfg = job.raw.get("VpcConfig") or {}
+    req.expect(
+        len(vpc_cfg.get("Subnets", [])) >= 2 and vpc_cfg.get("SecurityGroupIds"),
+        f"{JOB_V2} VpcConfig is {vpc_cfg}: two subnets and a security group",
+    )
+    subnets = ec2.describe_subnets(SubnetIds=vpc_cfg["Subnets"])["Subnets"]
+    vpcs = {s["VpcId"] for s in subnets}
+    req.expect(
+        len({s["AvailabilityZone"] for s in subnets}) >= 2,
+        "put the two subnets in two Availability Zones",
+    )
+    routes = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": list(vpcs)}])[
+        "RouteTables"
+    ]
+    to_internet = [
+        r
+        for t in routes
+        for r in t["Routes"]
+        if r.get("DestinationCidrBlock") == "0.0.0.0/0" or r.get("NatGatewayId")
+    ]
+    req.expect(not to_internet, f"the subnets have a route to the internet: {to_internet}")
+    s3_endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": list(vpcs)}])[
+        "VpcEndpoints"
+    ]
+    req.expect(
+        any(e["ServiceName"].endswith(".s3") for e in s3_endpoints),
+        "the VPC has no S3 VPC endpoint: with no internet the job cannot reach its data",
+    )
+    groups = ec2.describe_security_groups(GroupIds=vpc_cfg["SecurityGroupIds"])["SecurityGroups"]
+    req.expect(
+        not any(g["IpPermissions"] for g in groups), "the security group admits inbound traffic"
+    )
+
+    model = sm.describe_model(ModelName=model_name)
+    req.expect(
+        model["ExecutionRoleArn"] == role_arn_of_exec, "model fraud-v2 must run as fraud-exec-role"
+    )
+    req.expect(
+        set((model.get("VpcConfig") or {}).get("Subnets", [])) == set(vpc_cfg["Subnets"]),
+        "model fraud-v2 is not in the job's private subnets (VpcConfig)",
+    )
+    req.expect(
+        model.get("EnableNetworkIsolation") is True,
+        "model fraud-v2 has no EnableNetworkIsolation: set it on CreateModel",
+    )
+    req.note(
+        f"role: {len(role.actions)} actions, no wildcards; KMS on volume and output; "
+        f"VPC {sorted(vpcs)[0]} with 2 private subnets, S3 endpoint, isolated; v2 metrics {job.metrics}"
+    )
+
+
 # --------------------------------------------------------------------------- requirement 2
 def check_realtime(
     req: Any,
