@@ -81,8 +81,14 @@ def doctor() -> None:
             session = aws_backend.make_session(config.region())
             account = aws_backend.check_account(session, allowed)
             rows.append(("account", f"{account} (allowed)"))
+            rows += _sandbox_rows(session, account)
         except aws_backend.BackendError as err:
             problems.append(str(err))
+    else:
+        rows.append(("sandbox", "offline: the in-process guard only (mllab sandbox is for aws)"))
+    from mllab.guard import admission
+
+    rows.append(("guard", "default-deny" if admission.enforcing() else "MLLAB_GUARD_ENFORCE=0"))
     for name, value in rows:
         click.echo(f"{name:<12} {value}")
     if problems:
@@ -91,6 +97,31 @@ def doctor() -> None:
             click.echo(f"PROBLEM: {p}", err=True)
         sys.exit(1)
     click.echo("\nAll good.")
+
+
+def _sandbox_rows(session: object, account: str) -> list[tuple[str, str]]:
+    """What ``mllab sandbox --apply`` put in place (read-only)."""
+    import os
+
+    from mllab import sandbox as sb
+
+    try:
+        st = sb.status(session, account)
+    except Exception as err:  # noqa: BLE001 - no IAM/Budgets read access: say so
+        return [("sandbox", f"could not read ({err})")]
+    role = "in place" if st["role"] else "missing (run `mllab sandbox --apply`)"
+    assumed = os.environ.get("MLLAB_SANDBOX_ROLE_ARN") or "not set (labs use your own credentials)"
+    return [
+        ("sandbox role", f"{sb.ROLE_NAME} {role}; boundary {st['boundary'] or 'none'}"),
+        ("role policies", ", ".join(st["policies"]) or "none"),
+        (
+            "aws budget",
+            f"{st['budget_usd']} USD/month, {st['notifications']} alerts"
+            if st["budget_usd"]
+            else "none",
+        ),
+        ("assumed role", assumed),
+    ]
 
 
 # --------------------------------------------------------------------------- cost
@@ -190,8 +221,13 @@ def _duration(text: str | None) -> dt.timedelta | None:
 @click.option("--older-than", help="Only resources created longer ago than this (30m, 2h, 1d).")
 @click.option("--yes", is_flag=True, help="Delete them (default: list only).")
 def sweep(lab_name: str | None, older_than: str | None, yes: bool) -> None:
-    """List (and with --yes delete) billable resources tagged by mllab, across all labs."""
-    from mllab.teardown import delete, find_leftovers
+    """List (and with --yes delete) billable resources tagged by mllab, across all labs.
+
+    Every kind the cost guard can admit is listed (the admission table's deleters: SageMaker
+    jobs, tuning jobs, pipeline executions, endpoints, monitoring schedules, streams, Bedrock
+    and vector resources, ...), with pagination, and deleted through its deleter.
+    """
+    from mllab.teardown import delete_tagged, find_tagged
 
     age = _duration(older_than)
     backend = config.backend()
@@ -216,7 +252,8 @@ def sweep(lab_name: str | None, older_than: str | None, yes: bool) -> None:
             raise click.ClickException(str(err)) from None
         lab = None
     try:
-        found = find_leftovers(session, lab=lab_name, older_than=age)
+        region = session.region_name or config.region()
+        found = find_tagged(session, region, lab=lab_name, older_than=age)
         if not found:
             click.echo("No mllab-tagged billable resources found.")
             return
@@ -227,11 +264,60 @@ def sweep(lab_name: str | None, older_than: str | None, yes: bool) -> None:
                 f"\n{len(found)} resource(s). Dry run: nothing deleted. Rerun with --yes to delete."
             )
             return
-        for d in delete(session, found):
+        for d in delete_tagged(session, found):
             click.echo(f"{d['action']:<12} {d['kind']:<16} {d['name']}")
     finally:
         if lab is not None:
             lab.close()
+
+
+@main.command()
+@click.option("--apply", "do_apply", is_flag=True, help="Create the role, policies and budget.")
+@click.option("--budget", "budget_usd", type=float, default=None, help="Monthly budget in USD.")
+@click.option("--email", default=None, help="Where AWS Budgets sends alerts.")
+@click.option("--budget-action", is_flag=True, help="Deny everything to the role at 100%.")
+@click.option("--execution-role-arn", default=None, help="Role AWS Budgets assumes for the action.")
+def sandbox(
+    do_apply: bool,
+    budget_usd: float | None,
+    email: str | None,
+    budget_action: bool,
+    execution_role_arn: str | None,
+) -> None:
+    """Build the aws backend's boundary outside the kernel (dry run unless --apply).
+
+    From the cost guard's admission table: an IAM role the lab assumes (set
+    MLLAB_SANDBOX_ROLE_ARN to it), identity policies allowing only admitted operations, a
+    permissions boundary with sagemaker:InstanceTypes / sagemaker:MaxRuntimeInSeconds /
+    ec2:InstanceType conditions and denies of refused operations, and an AWS Budgets budget.
+    """
+    from mllab import sandbox as sb
+
+    budget = budget_usd if budget_usd is not None else config.budget_usd()
+    if do_apply:
+        from mllab.backends import aws as aws_backend
+
+        try:
+            allowed = config.allowed_accounts()
+            aws_backend.require_allow_list(allowed)
+            session = aws_backend.make_session(config.region())
+            account = aws_backend.check_account(session, allowed)
+        except aws_backend.BackendError as err:
+            raise click.ClickException(str(err)) from None
+    else:
+        accounts = config.allowed_accounts()
+        account = accounts[0] if accounts else "111122223333"
+    try:
+        p = sb.plan(account, budget_usd=budget, email=email, budget_action=budget_action)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
+    if not do_apply:
+        click.echo(p.to_json())
+        click.echo("\nDry run: nothing was created. Rerun with --apply (MLLAB_BACKEND=aws).")
+        return
+    for line in sb.apply(session, p, execution_role_arn=execution_role_arn):
+        click.echo(line)
+    click.echo(f"Set MLLAB_SANDBOX_ROLE_ARN=arn:aws:iam::{account}:role/{sb.ROLE_NAME}")
 
 
 def _add_commands() -> None:

@@ -250,7 +250,8 @@ class Lab:
         return teardown_run(self)
 
     def close(self) -> list[dict[str, str]]:
-        """Tear down, then restore boto3's default session (offline: stop moto).
+        """Tear down every kind the guard admits (alarms, scalable targets, VPC endpoints and
+        KMS keys too), then restore boto3's default session (offline: stop moto).
 
         Returns:
             What teardown deleted. Safe to call twice.

@@ -64,7 +64,38 @@ def make_session(region: str) -> boto3.Session:
             "credentials (aws configure sso, or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY), "
             "or use MLLAB_BACKEND=offline."
         )
+    import os
+
+    role = os.environ.get("MLLAB_SANDBOX_ROLE_ARN", "").strip()
+    if role:
+        return assume_sandbox_role(session, role, region)
     return session
+
+
+def assume_sandbox_role(session: boto3.Session, role_arn: str, region: str) -> boto3.Session:
+    """Return a session on the sandbox role (``mllab sandbox``) with one-hour credentials.
+
+    Everything the lab, its subprocesses and other SDKs do with these credentials is bounded
+    by the role's permissions boundary, whatever happens in the kernel. Costs nothing (STS).
+
+    Raises:
+        BackendError: the role cannot be assumed.
+    """
+    try:
+        creds = session.client("sts").assume_role(
+            RoleArn=role_arn, RoleSessionName="mllab-lab", DurationSeconds=3600
+        )["Credentials"]
+    except (ClientError, NoCredentialsError) as err:
+        raise BackendError(
+            f"Could not assume MLLAB_SANDBOX_ROLE_ARN={role_arn} ({err}). Run `mllab sandbox "
+            "--apply` with administrator credentials first, or unset MLLAB_SANDBOX_ROLE_ARN."
+        ) from None
+    return boto3.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=region,
+    )
 
 
 def check_account(session: boto3.Session, allowed: list[str]) -> str:

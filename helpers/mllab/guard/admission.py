@@ -219,7 +219,7 @@ def enforcing() -> bool:
     """
     import os
 
-    return os.environ.get("MLLAB_GUARD_ENFORCE", "0").strip() not in {"0", "false", "no"}
+    return os.environ.get("MLLAB_GUARD_ENFORCE", "1").strip() not in {"0", "false", "no"}
 
 
 def load_all() -> None:

@@ -6,9 +6,14 @@ hosting need, and lab 04's least-privilege requirement asks the same question. T
 evaluator here follows IAM's basic rule for identity policies: an explicit ``Deny``
 wins, else an ``Allow`` whose ``Action``/``NotAction`` and ``Resource``/``NotResource``
 match (``*`` and ``?`` wildcards, actions case-insensitive) allows, else the result is an
-implicit deny. ``Condition`` blocks are not evaluated: a statement with a condition is
-treated as not matching, and the condition keys are reported in ``MissingContextValues``.
-Permissions boundaries, SCPs and resource policies are not modelled.
+implicit deny. ``Condition`` blocks are evaluated against a request context when one is given
+(``SimulatePrincipalPolicy``'s ``ContextEntries``, or :func:`evaluate`'s ``context``), with
+the operators the sandbox policies use (lab 00, ``mllab sandbox``): ``String(Not)Equals``,
+``String(Not)EqualsIgnoreCase``, ``String(Not)Like``, ``Numeric*``, ``Bool``, ``Null``,
+``Arn(Not)Like``/``Arn(Not)Equals``, the ``ForAnyValue:``/``ForAllValues:`` set prefixes and
+the ``...IfExists`` suffix. Without a context a conditional statement is treated as not
+matching and its keys are reported in ``MissingContextValues`` (as before). A permissions
+boundary is modelled by :func:`evaluate_with_boundary`; SCPs and resource policies are not.
 """
 
 from __future__ import annotations
@@ -55,13 +60,112 @@ def _document(doc: Any) -> dict[str, Any]:
     return json.loads(text)
 
 
-def evaluate(policies: list[dict[str, Any]], action: str, resource: str = "*") -> dict[str, Any]:
+def _num(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _single(op: str, want: str, have: str) -> bool:
+    """One condition value against one context value for a base operator."""
+    if op == "StringEquals":
+        return have == want
+    if op == "StringNotEquals":
+        return have != want
+    if op == "StringEqualsIgnoreCase":
+        return have.lower() == want.lower()
+    if op == "StringNotEqualsIgnoreCase":
+        return have.lower() != want.lower()
+    if op in {"StringLike", "ArnLike"}:
+        return _matches(want, have, False)
+    if op in {"StringNotLike", "ArnNotLike"}:
+        return not _matches(want, have, False)
+    if op == "ArnEquals":
+        return have == want
+    if op == "ArnNotEquals":
+        return have != want
+    if op.startswith("Numeric"):
+        a, b = _num(have), _num(want)
+        if a is None or b is None:
+            return False
+        return {
+            "NumericEquals": a == b,
+            "NumericNotEquals": a != b,
+            "NumericLessThan": a < b,
+            "NumericLessThanEquals": a <= b,
+            "NumericGreaterThan": a > b,
+            "NumericGreaterThanEquals": a >= b,
+        }.get(op, False)
+    if op == "Bool":
+        return have.lower() == want.lower()
+    raise ValueError(f"condition operator {op!r} is not modelled offline")
+
+
+_NEGATED = {"StringNotEquals", "StringNotEqualsIgnoreCase", "StringNotLike", "ArnNotLike", "ArnNotEquals", "NumericNotEquals"}  # fmt: skip
+
+
+def condition_holds(condition: dict[str, Any], context: dict[str, Any]) -> bool:
+    """True when every operator block of a ``Condition`` holds for the request context.
+
+    Args:
+        condition: the statement's ``Condition`` (``{operator: {key: value(s)}}``).
+        context: condition keys (case-insensitive) to a value or a list of values.
+
+    Semantics follow IAM: values of one key are ORed; keys and operators are ANDed; a key
+    missing from the context fails the operator unless it ends in ``IfExists``, except that
+    ``ForAllValues:`` holds for a missing key and ``Null`` tests presence. A negated
+    operator holds only when no listed value matches.
+    """
+    ctx = {str(k).lower(): v for k, v in context.items()}
+    for raw_op, block in condition.items():
+        qualifier, _, op = raw_op.rpartition(":")
+        if_exists = op.endswith("IfExists")
+        base = op[: -len("IfExists")] if if_exists else op
+        for key, wanted in block.items():
+            values = wanted if isinstance(wanted, list | tuple) else [wanted]
+            wants = [str(w).lower() if base == "Bool" else str(w) for w in values]
+            present = key.lower() in ctx and ctx[key.lower()] not in (None, [], "")
+            if base == "Null":
+                if (not present) != (wants[0].lower() == "true"):
+                    return False
+                continue
+            if not present:
+                if qualifier == "ForAllValues" or if_exists:
+                    continue
+                return False
+            haves = (
+                [str(h) for h in _as_list(ctx[key.lower()])]
+                if isinstance(ctx[key.lower()], list | tuple | str)
+                else [str(ctx[key.lower()])]
+            )
+            negated = base in _NEGATED
+            matches = [
+                all(_single(base, w, h) for w in wants)
+                if negated
+                else any(_single(base, w, h) for w in wants)
+                for h in haves
+            ]
+            ok = all(matches) if qualifier == "ForAllValues" else any(matches)
+            if not ok:
+                return False
+    return True
+
+
+def evaluate(
+    policies: list[dict[str, Any]],
+    action: str,
+    resource: str = "*",
+    context: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Evaluate identity policies for one action on one resource.
 
     Args:
         policies: policy documents (dicts), with ``"_source"`` naming each one optionally.
         action: e.g. ``"s3:GetObject"``.
         resource: an ARN, or ``"*"``.
+        context: the request's condition keys (e.g. ``{"sagemaker:InstanceTypes":
+            ["ml.m5.large"]}``); None leaves conditional statements unmatched.
 
     Returns:
         ``{"EvalDecision": "allowed"|"explicitDeny"|"implicitDeny", "MatchedStatements": [...],
@@ -75,9 +179,12 @@ def evaluate(policies: list[dict[str, Any]], action: str, resource: str = "*") -
             if not _statement_matches(stmt, action, resource):
                 continue
             if stmt.get("Condition"):
-                for conds in stmt["Condition"].values():
-                    missing.update(conds.keys())
-                continue
+                if context is None:
+                    for conds in stmt["Condition"].values():
+                        missing.update(conds.keys())
+                    continue
+                if not condition_holds(stmt["Condition"], context):
+                    continue
             matched = {"SourcePolicyId": source, "StatementIndex": str(i)}
             if stmt.get("Effect") == "Deny":
                 return {
@@ -92,6 +199,28 @@ def evaluate(policies: list[dict[str, Any]], action: str, resource: str = "*") -
         "MatchedStatements": allowed,
         "MissingContextValues": sorted(missing),
     }
+
+
+def evaluate_with_boundary(
+    policies: list[dict[str, Any]],
+    boundary: dict[str, Any] | None,
+    action: str,
+    resource: str = "*",
+    context: dict[str, Any] | None = None,
+) -> str:
+    """The decision when identity policies and a permissions boundary both apply.
+
+    A request is allowed only when the identity policies allow it and the boundary allows it
+    (an explicit deny in either wins). Returns ``allowed``, ``explicitDeny`` or
+    ``implicitDeny``. Costs nothing.
+    """
+    ident = evaluate(policies, action, resource, context)["EvalDecision"]
+    if boundary is None:
+        return str(ident)
+    bound = evaluate([boundary], action, resource, context)["EvalDecision"]
+    if "explicitDeny" in (ident, bound):
+        return "explicitDeny"
+    return "allowed" if ident == bound == "allowed" else "implicitDeny"
 
 
 def _as_list_of_dicts(value: Any) -> list[dict[str, Any]]:
@@ -141,10 +270,14 @@ def simulate_principal_policy(call: OfflineCall) -> dict[str, Any]:
     policies = role_policies(iam, role_name)
     extra = [_document(d) for d in call.params.get("PolicyInputList") or []]
     policies += [{**d, "_source": f"PolicyInputList.{i + 1}"} for i, d in enumerate(extra)]
+    context = {
+        str(e["ContextKeyName"]): list(e.get("ContextKeyValues") or [])
+        for e in call.params.get("ContextEntries") or []
+    } or None
     results = []
     for action in call.params["ActionNames"]:
         for resource in call.params.get("ResourceArns") or ["*"]:
-            verdict = evaluate(policies, action, resource)
+            verdict = evaluate(policies, action, resource, context)
             results.append({"EvalActionName": action, "EvalResourceName": resource, **verdict})
     return {"EvaluationResults": results, "IsTruncated": False}
 
