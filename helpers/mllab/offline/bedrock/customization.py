@@ -29,6 +29,7 @@ import datetime as dt
 import json
 import re
 import threading
+import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -392,6 +393,7 @@ def _run(call: OfflineCall, job: dict[str, Any]) -> None:
 
 
 def _job(call: OfflineCall, ident: str) -> dict[str, Any]:
+    ident = urllib.parse.unquote(ident)  # an ARN in the URI path may arrive percent-encoded
     for j in state(call.account_id, call.region).jobs.values():
         if ident in (j["jobArn"], j["jobName"]):
             return j
@@ -481,6 +483,7 @@ def _stop_job(call: OfflineCall) -> dict[str, Any]:
 
 def custom_model(account_id: str, region: str, ident: str) -> dict[str, Any]:
     """A custom model by ARN or name, or ResourceNotFoundException."""
+    ident = urllib.parse.unquote(ident)  # an ARN in the URI path may arrive percent-encoded
     for m in state(account_id, region).models.values():
         if ident in (m["modelArn"], m["modelName"]):
             return m
