@@ -237,21 +237,32 @@ class Guard:
                 self.service_allowance = max(0.0, self.service_allowance - est.usd)
 
     def _inject_tags(self, params: dict[str, Any], model: OperationModel) -> None:
+        """Add the run's tags to every tags member the request shape has.
+
+        Services spell it differently: ``Tags`` (SageMaker, Kinesis, Lambda), ``tags`` (Bedrock,
+        S3 Vectors, OpenSearch Serverless, AgentCore), ``jobTags``/``customModelTags`` (Bedrock
+        jobs); a map, or a list of ``Key``/``Value`` (or ``key``/``value``) pairs.
+        """
         shape = model.input_shape
-        if shape is None or "Tags" not in shape.members:
+        if shape is None:
             return
-        tags_shape = shape.members["Tags"]
         ours = self.tags()
-        if tags_shape.type_name == "map":
-            merged = dict(params.get("Tags") or {})
-            merged.update(ours)
-            params["Tags"] = merged
-        elif tags_shape.type_name == "list":
-            member = tags_shape.member  # type: ignore[attr-defined]
-            if "Key" not in member.members or "Value" not in member.members:
-                return
-            kept = [t for t in (params.get("Tags") or []) if t.get("Key") not in ours]
-            params["Tags"] = kept + [{"Key": k, "Value": v} for k, v in ours.items()]
+        for name, tags_shape in shape.members.items():
+            if not name.lower().endswith("tags") or name.lower().startswith("propagate"):
+                continue
+            if tags_shape.type_name == "map":
+                merged = dict(params.get(name) or {})
+                merged.update(ours)
+                params[name] = merged
+            elif tags_shape.type_name == "list":
+                member = tags_shape.member  # type: ignore[attr-defined]
+                members = getattr(member, "members", {})
+                key = "Key" if "Key" in members else "key" if "key" in members else None
+                value = "Value" if "Value" in members else "value" if "value" in members else None
+                if key is None or value is None:
+                    continue
+                kept = [t for t in (params.get(name) or []) if t.get(key) not in ours]
+                params[name] = kept + [{key: k, value: v} for k, v in ours.items()]
 
     # ------------------------------------------------------------------ after
     def record(
@@ -398,6 +409,14 @@ _NAME_KEYS = (
     "DeliveryStreamName",
     "Name",
     "WorkGroup",
+    # Bedrock, S3 Vectors, OpenSearch Serverless, AgentCore spell names in camelCase
+    "jobName",
+    "customModelName",
+    "guardrailName",
+    "vectorBucketName",
+    "indexName",
+    "agentRuntimeName",
+    "name",
 )
 
 

@@ -94,6 +94,10 @@ class Ledger:
         try:
             db.execute("PRAGMA busy_timeout = 30000")
             db.execute("PRAGMA journal_mode = WAL")
+            # In WAL mode NORMAL syncs at checkpoints, not at every commit: a committed row
+            # survives a crashed or killed kernel (only a power cut can lose the last ones),
+            # and a Bedrock call's reserve/settle no longer waits on three fsyncs (4 ms each here).
+            db.execute("PRAGMA synchronous = NORMAL")
             db.row_factory = sqlite3.Row
             yield db
         finally:
