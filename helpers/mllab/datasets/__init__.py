@@ -19,6 +19,7 @@ genai.product_docs(seed)  05    support-assistant corpus (PII to mask), labelled
 ========================  ====  =============================================================
 """
 
+from mllab.datasets import genai
 from mllab.datasets.generators import (
     card_transactions,
     clickstream,
@@ -28,7 +29,6 @@ from mllab.datasets.generators import (
     support_tickets,
     telecom_customers,
 )
-from mllab.datasets import genai
 from mllab.datasets.writers import to_blazingtext, to_builtin_csv, to_jsonlines, tokenize
 
 __all__ = [
