@@ -70,7 +70,9 @@ def test_create_version_get_list_delete(lab: Any) -> None:
     summaries = ag.list_prompts(promptIdentifier=made["id"])["promptSummaries"]
     assert [s["version"] for s in summaries] == ["DRAFT", "1"]
     assert [s["name"] for s in ag.list_prompts()["promptSummaries"]] == ["support-answer"]
-    assert ag.list_tags_for_resource(resourceArn=made["arn"])["tags"] == {"team": "ml"}
+    tags = ag.list_tags_for_resource(resourceArn=made["arn"])["tags"]
+    assert tags["team"] == "ml"  # the learner's tag is kept beside the run's
+    assert tags["mllab:lab"] == lab.guard.lab and tags["mllab:run"] == lab.guard.run
 
     assert ag.delete_prompt(promptIdentifier=made["id"], promptVersion="1")["version"] == "1"
     with pytest.raises(ClientError) as err:
@@ -224,10 +226,12 @@ def test_prompt_deleter_finds_and_deletes(lab: Any) -> None:
     from mllab.guard import admission
 
     ag = lab.client("bedrock-agent")
-    ag.create_prompt(name="to-sweep", variants=[_text_variant()], tags={"mllab:lab": "x"})
+    ag.create_prompt(name="to-sweep", variants=[_text_variant()])
     deleter = admission.DELETERS["bedrock-prompt"]
     found = dict(deleter.find(lab.session, lab.region))  # type: ignore[misc]
-    assert found["to-sweep"]["mllab:lab"] == "x"
+    # the guard tagged it (sweep finds a run's prompts by these tags)
+    assert found["to-sweep"]["mllab:lab"] == lab.guard.lab
+    assert found["to-sweep"]["mllab:run"] == lab.guard.run
     assert deleter.delete(lab.session, lab.region, "to-sweep") == "deleted"
     assert deleter.delete(lab.session, lab.region, "to-sweep") is None
     assert ag.list_prompts()["promptSummaries"] == []
