@@ -44,24 +44,29 @@ def quietly(call: Callable[[], Any], action: str = "deleted") -> str | None:
 
 
 def tag_dict(tags: Any) -> dict[str, str]:
-    """Tags as a dict, from AWS's list-of-``Key``/``Value`` or map shapes."""
+    """Tags as a dict, from AWS's map shape or its list of ``Key``/``Value`` pairs (``key``/``value``
+    in Bedrock and OpenSearch Serverless)."""
     if isinstance(tags, dict):
         return {str(k): str(v) for k, v in tags.items()}
-    return {str(t.get("Key")): str(t.get("Value")) for t in tags or []}
+    return {
+        str(t.get("Key", t.get("key"))): str(t.get("Value", t.get("value"))) for t in tags or []
+    }
 
 
-def paginate(client: Any, op: str, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+def paginate(
+    client: Any, op: str, key: str, token_key: str = "NextToken", **kwargs: Any
+) -> Iterator[dict[str, Any]]:
     """Every item under ``key`` of every page of a list call (the client's paginator when it
-    has one, else ``NextToken`` by hand)."""
+    has one, else ``token_key`` -- ``NextToken``, or ``nextToken`` in camelCase APIs -- by hand)."""
     if client.can_paginate(op):
         for page in client.get_paginator(op).paginate(**kwargs):
             yield from page.get(key) or []
         return
     token: str | None = None
     while True:
-        page = getattr(client, op)(**kwargs, **({"NextToken": token} if token else {}))
+        page = getattr(client, op)(**kwargs, **({token_key: token} if token else {}))
         yield from page.get(key) or []
-        token = page.get("NextToken")
+        token = page.get(token_key)
         if not token:
             return
 

@@ -18,7 +18,7 @@ from importlib import resources
 from typing import Any
 
 from mllab.guard import admission
-from mllab.guard.declarations._util import quietly
+from mllab.guard.declarations._util import paginate, quietly, tag_dict
 from mllab.guard.estimate import Estimate, Policy
 
 #: The paid policies, keyed as in ApplyGuardrail's ``usage`` (``...Units``) and the snapshot.
@@ -117,15 +117,9 @@ def apply_guardrail_cost(params: dict[str, Any], policy: Policy) -> Estimate:
 
 
 def _guardrails(session: Any, region: str) -> list[dict[str, Any]]:
-    client = session.client("bedrock", region_name=region)
-    out: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        page = client.list_guardrails(**({"nextToken": token} if token else {}))
-        out += page.get("guardrails") or []
-        token = page.get("nextToken")
-        if not token:
-            return out
+    return list(
+        paginate(session.client("bedrock", region_name=region), "list_guardrails", "guardrails")
+    )
 
 
 def delete_guardrail(session: Any, region: str, name: str) -> str | None:
@@ -155,19 +149,12 @@ def find_guardrails(session: Any, region: str) -> Iterable[tuple[str, dict[str, 
     client = session.client("bedrock", region_name=region)
     for g in _guardrails(session, region):
         tags = client.list_tags_for_resource(resourceARN=g["arn"]).get("tags") or []
-        yield g["name"], {str(t["key"]): str(t["value"]) for t in tags}
+        yield g["name"], tag_dict(tags)
 
 
 def _prompts(session: Any, region: str) -> list[dict[str, Any]]:
     client = session.client("bedrock-agent", region_name=region)
-    out: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        page = client.list_prompts(**({"nextToken": token} if token else {}))
-        out += page.get("promptSummaries") or []
-        token = page.get("nextToken")
-        if not token:
-            return out
+    return list(paginate(client, "list_prompts", "promptSummaries"))
 
 
 def delete_prompt(session: Any, region: str, name: str) -> str | None:
@@ -196,8 +183,7 @@ def find_prompts(session: Any, region: str) -> Iterable[tuple[str, dict[str, str
     """Every prompt in the region as ``(name, tags)`` (for ``mllab sweep``)."""
     client = session.client("bedrock-agent", region_name=region)
     for p in _prompts(session, region):
-        tags = client.list_tags_for_resource(resourceArn=p["arn"]).get("tags") or {}
-        yield p["name"], {str(k): str(v) for k, v in tags.items()}
+        yield p["name"], tag_dict(client.list_tags_for_resource(resourceArn=p["arn"]).get("tags"))
 
 
 # --------------------------------------------------------------------------- declarations

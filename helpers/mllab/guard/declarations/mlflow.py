@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mllab.guard import admission as a
-from mllab.guard.declarations._util import quietly
+from mllab.guard.declarations._util import paginate, quietly, tag_dict
 from mllab.guard.estimate import Estimate, Policy
 
 SM = "sagemaker"
@@ -97,21 +97,21 @@ a.billable(
 
 def _tags(client: Any, arn: str) -> dict[str, str]:
     try:
-        return {t["Key"]: t["Value"] for t in client.list_tags(ResourceArn=arn).get("Tags", [])}
+        return tag_dict(client.list_tags(ResourceArn=arn).get("Tags"))
     except Exception:  # noqa: BLE001 - a resource deleted meanwhile has no tags
         return {}
 
 
 def _find_apps(session: Any, region: str) -> Iterator[tuple[str, dict[str, str]]]:
     sm = session.client(SM, region_name=region)
-    for s in sm.list_mlflow_apps().get("Summaries", []):
+    for s in paginate(sm, "list_mlflow_apps", "Summaries"):
         if s.get("Status") not in ("Deleting", "Deleted"):
             yield s["Arn"], _tags(sm, s["Arn"])
 
 
 def _find_servers(session: Any, region: str) -> Iterator[tuple[str, dict[str, str]]]:
     sm = session.client(SM, region_name=region)
-    for s in sm.list_mlflow_tracking_servers().get("TrackingServerSummaries", []):
+    for s in paginate(sm, "list_mlflow_tracking_servers", "TrackingServerSummaries"):
         if s.get("TrackingServerStatus") != "Deleting":
             yield s["TrackingServerName"], _tags(sm, s["TrackingServerArn"])
 

@@ -17,6 +17,7 @@ from importlib import resources
 from typing import Any
 
 from mllab.guard import admission
+from mllab.guard.declarations._util import paginate, tag_dict
 from mllab.guard.estimate import Estimate, Policy, Refusal
 
 S3V = "s3vectors"
@@ -267,15 +268,9 @@ def _delete_collection(session: Any, region: str, name: str) -> None:
 
 def _find_collections(session: Any, region: str) -> Iterable[tuple[str, dict[str, str]]]:
     client = _aoss(session, region)
-    token: str | None = None
-    while True:  # ListCollections has no paginator in botocore: nextToken by hand
-        page = client.list_collections(**({"nextToken": token} if token else {}))
-        for c in page.get("collectionSummaries") or []:
-            tags = client.list_tags_for_resource(resourceArn=c["arn"]).get("tags") or []
-            yield c["name"], {t["key"]: t["value"] for t in tags}
-        token = page.get("nextToken")
-        if not token:
-            return
+    # ListCollections has no paginator in botocore: paginate follows nextToken by hand
+    for c in paginate(client, "list_collections", "collectionSummaries", token_key="nextToken"):
+        yield c["name"], tag_dict(client.list_tags_for_resource(resourceArn=c["arn"]).get("tags"))
 
 
 def _delete_policy(session: Any, region: str, name: str) -> None:
