@@ -979,3 +979,21 @@ def test_teardown_single_leftovers(lab: Any) -> None:
     assert "prompt northpeak-answer" in verdict(c.verify_teardown, *args)
     lab.client("bedrock-agent").delete_prompt(promptIdentifier=pid)
     assert verdict(c.verify_teardown, *args) == "PASS"
+
+
+def test_chunk_pii_ignores_service_ids_but_not_document_text_or_metadata() -> None:
+    """A chunk id whose digits read as a Luhn-valid card is not PII; a card in the chunk is."""
+    from mllab.checks.genai import chunk_pii
+
+    uuid_like_card = "97437841-1078-8181-b186-76b0dfbaa387"  # 16 digits, Luhn-valid
+    clean = {
+        "AMAZON_BEDROCK_TEXT": "The Summit tent carries a two-year warranty.",
+        "x-amz-bedrock-kb-chunk-id": uuid_like_card,
+        "x-amz-bedrock-kb-source-uri": "s3://bucket/docs/clean/tent.md",
+        "product": "summit-tent",
+    }
+    assert chunk_pii(clean) == []
+    in_text = dict(clean, AMAZON_BEDROCK_TEXT="Charge card 4111 1111 1111 1111 for the tent.")
+    assert {k for k, _ in chunk_pii(in_text)} == {"CREDIT_DEBIT_CARD_NUMBER"}
+    in_metadata = dict(clean, owner="ana.lopez@example.com")
+    assert {k for k, _ in chunk_pii(in_metadata)} == {"EMAIL"}
