@@ -176,7 +176,6 @@ def test_every_operation_is_classified_or_refused(
         ("elasticsearch-service", "CreateElasticsearchDomain"),
         ("cloudformation", "CreateStack"),
         ("sfn", "CreateStateMachine"),
-        ("eventbridge", "PutTargets"),
         ("scheduler", "CreateSchedule"),
         ("glue", "CreateTrigger"),
     ],
@@ -190,6 +189,144 @@ def test_launchers_and_always_on_capacity_are_refused_with_a_reason(
         guard.check(service, op, {}, model)
     assert f"{service}:{op}" in str(err.value)
     assert "Nothing was sent" in str(err.value)
+
+
+def _model(service: str, op: str) -> Any:
+    return _BC.get_service_model(_all_service_ids()[service]).operation_model(op)
+
+
+@pytest.mark.parametrize(
+    ("service", "op", "params", "refused"),
+    [
+        # a rule target runs on the account's behalf unless it only receives the event
+        (
+            "eventbridge",
+            "PutTargets",
+            {
+                "Rule": "r",
+                "Targets": [{"Id": "f", "Arn": "arn:aws:lambda:us-east-1:123456789012:function:f"}],
+            },
+            True,
+        ),
+        (
+            "eventbridge",
+            "PutTargets",
+            {
+                "Rule": "r",
+                "Targets": [
+                    {"Id": "p", "Arn": "arn:aws:sagemaker:us-east-1:123456789012:pipeline/p"}
+                ],
+            },
+            True,
+        ),
+        (
+            "eventbridge",
+            "PutTargets",
+            {
+                "Rule": "r",
+                "Targets": [
+                    {"Id": "q", "Arn": "arn:aws:sqs:us-east-1:123456789012:q"},
+                    {"Id": "s", "Arn": "arn:aws:states:us-east-1:123456789012:stateMachine:m"},
+                ],
+            },
+            True,
+        ),
+        (
+            "eventbridge",
+            "PutTargets",
+            {"Rule": "r", "Targets": [{"Id": "q", "Arn": "arn:aws:sqs:us-east-1:123456789012:q"}]},
+            False,
+        ),
+        (
+            "eventbridge",
+            "PutTargets",
+            {"Rule": "r", "Targets": [{"Id": "t", "Arn": "arn:aws:sns:us-east-1:123456789012:t"}]},
+            False,
+        ),
+        # an SNS subscription that invokes or texts bills per message
+        (
+            "sns",
+            "Subscribe",
+            {
+                "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+                "Protocol": "lambda",
+                "Endpoint": "arn:aws:lambda:us-east-1:123456789012:function:f",
+            },
+            True,
+        ),
+        (
+            "sns",
+            "Subscribe",
+            {
+                "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+                "Protocol": "sms",
+                "Endpoint": "+15555550100",
+            },
+            True,
+        ),
+        (
+            "sns",
+            "Subscribe",
+            {
+                "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+                "Protocol": "https",
+                "Endpoint": "https://example.com",
+            },
+            True,
+        ),
+        (
+            "sns",
+            "Subscribe",
+            {
+                "TopicArn": "arn:aws:sns:us-east-1:123456789012:t",
+                "Protocol": "sqs",
+                "Endpoint": "arn:aws:sqs:us-east-1:123456789012:q",
+            },
+            False,
+        ),
+        # shard-level metrics of a stream the guard cannot see cannot be priced
+        (
+            "kinesis",
+            "EnableEnhancedMonitoring",
+            {"StreamName": "ghost", "ShardLevelMetrics": ["ALL"]},
+            True,
+        ),
+    ],
+)
+def test_launch_on_behalf_writes_admitted_only_when_nothing_runs(
+    service: str, op: str, params: dict[str, Any], refused: bool, guard: Guard
+) -> None:
+    if refused:
+        with pytest.raises(CostGuardError) as err:
+            guard.check(service, op, params, _model(service, op))
+        assert f"{service}:{op}" in str(err.value) and "Nothing was sent" in str(err.value)
+    else:
+        est = guard.check(service, op, params, _model(service, op))
+        assert est is not None and est.usd == 0.0
+
+
+def test_shard_level_metrics_are_priced_per_shard_and_metric(tmp_path: Path) -> None:
+    """3 shards x 2 metrics at USD 0.30 a metric-month over the 1-hour time-to-live."""
+    from mllab.guard import pricing
+
+    streams = {"events": {"OpenShardCount": 3}}
+    policy = Policy(lookup=lambda kind, name: streams.get(name) if kind == "stream" else None)
+    guard = Guard("adm", "run-km", "offline", "us-east-1", 5.0, policy, Ledger(tmp_path / "l.db"))
+    params = {"StreamName": "events", "ShardLevelMetrics": ["IncomingRecords", "IncomingBytes"]}
+    est = guard.check(
+        "kinesis", "EnableEnhancedMonitoring", params, _model("kinesis", "EnableEnhancedMonitoring")
+    )
+    assert est is not None
+    expected = 3 * 2 * 0.30 / pricing.price("hours_per_month") * 1.0
+    assert abs(est.usd - expected) <= 0.2 * expected, (est.usd, expected)
+    all_metrics = dict(params, ShardLevelMetrics=["ALL"])
+    est_all = guard.check(
+        "kinesis",
+        "EnableEnhancedMonitoring",
+        all_metrics,
+        _model("kinesis", "EnableEnhancedMonitoring"),
+    )
+    assert est_all is not None and abs(est_all.usd - expected * 7 / 2) <= 0.2 * expected * 7 / 2
 
 
 def test_undeclared_operation_passes_only_with_enforcement_off(

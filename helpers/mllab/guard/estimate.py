@@ -1082,6 +1082,63 @@ def metric_alarm(p: dict[str, Any], policy: Policy) -> Estimate:
     return Estimate(hourly * policy.ttl_hours, str(p.get("AlarmName", "")), hourly)
 
 
+#: Where an SNS subscription or an EventBridge target only delivers messages (nothing runs).
+PASSIVE_PROTOCOLS = frozenset({"sqs", "email", "email-json"})
+PASSIVE_TARGET_SERVICES = frozenset({"sqs", "sns", "logs"})
+
+
+def kinesis_enhanced_monitoring(p: dict[str, Any], policy: Policy) -> Estimate:
+    """EnableEnhancedMonitoring: each shard-level metric of each shard is a CloudWatch metric
+    (USD 0.30 a metric-month pro rata) until the stream is deleted or monitoring disabled."""
+    metrics = list(p.get("ShardLevelMetrics") or [])
+    ref = str(p.get("StreamARN") or p.get("StreamName") or "")
+    stream = policy.lookup("stream", ref)
+    if stream is None:
+        raise Refusal(
+            f"stream {ref!r} was not found in the client's region, so its shard-level metrics "
+            "cannot be priced",
+            "create the stream first, in the region of this client",
+        )
+    shards = int(stream.get("OpenShardCount") or 1)
+    count = shards * (7 if "ALL" in metrics else len(metrics))
+    hourly = (
+        count * pricing.price("cloudwatch_metric_usd_per_month") / pricing.price("hours_per_month")
+    )
+    name = p.get("StreamName") or ref.rsplit("/", 1)[-1]
+    return Estimate(
+        hourly * policy.ttl_hours,
+        f"{name}#shard-metrics",
+        hourly,
+        detail={"shards": shards, "metrics": count, "basis": "CloudWatch metric-months"},
+    )
+
+
+def sns_subscription(p: dict[str, Any], policy: Policy) -> Estimate:
+    """Subscribe: a queue or e-mail subscription only delivers; others run or bill per message."""
+    protocol = str(p.get("Protocol", "")).lower()
+    if protocol not in PASSIVE_PROTOCOLS:
+        raise Refusal(
+            f"an SNS subscription with Protocol {protocol!r} runs or bills on the account's "
+            "behalf for every message (Lambda, HTTP, SMS, Firehose, mobile push)",
+            "subscribe an SQS queue (or an e-mail address) instead",
+        )
+    return Estimate(0.0, str(p.get("TopicArn", "")), detail={"protocol": protocol})
+
+
+def eventbridge_targets(p: dict[str, Any], policy: Policy) -> Estimate:
+    """PutTargets: rule targets run on the account's behalf; only delivering ones are admitted."""
+    for target in p.get("Targets") or []:
+        arn = str(target.get("Arn", ""))
+        service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+        if service not in PASSIVE_TARGET_SERVICES:
+            raise Refusal(
+                f"rule target {arn or target.get('Id')!r} runs on the account's behalf "
+                "whenever the rule matches, also after the lab ends",
+                "target an SQS queue, an SNS topic or a CloudWatch Logs log group",
+            )
+    return Estimate(0.0, str(p.get("Rule", "")), detail={"targets": len(p.get("Targets") or [])})
+
+
 def vpc_endpoint(p: dict[str, Any], policy: Policy) -> Estimate:
     """CreateVpcEndpoint: gateway endpoints are free; interface endpoints bill per AZ-hour."""
     kind = p.get("VpcEndpointType") or "Gateway"

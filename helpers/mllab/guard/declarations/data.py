@@ -151,6 +151,13 @@ a.billable(
 )
 a.billable(
     "kinesis",
+    "EnableEnhancedMonitoring",
+    estimator=e.kinesis_enhanced_monitoring,
+    deleter="kinesis-stream",
+)
+a.free("kinesis", "DisableEnhancedMonitoring", note="stops the shard-level metrics")
+a.billable(
+    "kinesis",
     "RegisterStreamConsumer",
     estimator=e.kinesis_consumer,
     deleter="kinesis-stream-consumer",
@@ -300,7 +307,14 @@ a.free(
     "RemoveTargets",
     "TagResource",
     "UntagResource",
-    note="a rule without targets starts nothing (PutTargets is refused)",
+    note="a rule without targets starts nothing",
+)
+a.billable(
+    "eventbridge",
+    "PutTargets",
+    estimator=e.eventbridge_targets,
+    deleter=a.NOTHING_PERSISTS,
+    note="only queues, topics and log groups: other targets run on the account's behalf",
 )
 a.free(
     "sns",
@@ -308,9 +322,17 @@ a.free(
     "DeleteTopic",
     "Publish",
     "Unsubscribe",
+    "ConfirmSubscription",
     "TagResource",
     "UntagResource",
     note="the first million publishes a month are free",
+)
+a.billable(
+    "sns",
+    "Subscribe",
+    estimator=e.sns_subscription,
+    deleter=a.NOTHING_PERSISTS,
+    note="queue and e-mail subscriptions only deliver; the others are refused",
 )
 a.free(
     "sqs",

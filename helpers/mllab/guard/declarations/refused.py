@@ -293,7 +293,6 @@ for _service, _ops, _why in (
         ("CreateStateMachine", "UpdateStateMachine", "StartExecution", "StartSyncExecution"),
         "a state machine starts what its definition names on the account's behalf",
     ),
-    ("eventbridge", ("PutTargets",), "rule targets run on the account's behalf after the lab ends"),
     (
         "scheduler",
         ("CreateSchedule", "UpdateSchedule"),
