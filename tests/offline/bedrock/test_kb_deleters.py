@@ -43,7 +43,8 @@ def test_collection_and_policy_deleters(lab: Any) -> None:
         name="gone-col", type="VECTORSEARCH", tags=[{"key": "team", "value": "ml"}]
     )
     found = dict(admission.DELETERS["aoss-collection"].find(lab.session, lab.region))
-    assert found["gone-col"] == {"team": "ml"}
+    assert found["gone-col"]["team"] == "ml"  # the learner's tag, beside the run's
+    assert found["gone-col"]["mllab:run"] == lab.guard.run
     _delete("aoss-collection", lab, "gone-col")
     assert aoss.list_collections()["collectionSummaries"] == []
     names = [n for n, _t in admission.DELETERS["aoss-policy"].find(lab.session, lab.region)]

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from mllab.guard.errors import CostGuardError
+
 try:
     from .test_hosting import FAKE_IMAGE, _endpoint, _model, _variant, fake_algo, upload_linear
 except ImportError:  # rootdir-style import (no package __init__)
@@ -63,7 +65,9 @@ def test_target_and_policy_are_visible(scaled: Any) -> None:
 
 def test_registration_is_validated(scaled: Any) -> None:
     aas = scaled.client("application-autoscaling")
-    with pytest.raises(ClientError, match="Could not find endpoint"):
+    # the guard cannot price a target on an endpoint that does not exist: refused before
+    # the request is sent (offline and on AWS alike)
+    with pytest.raises(CostGuardError, match="endpoint 'ghost'.*was not found"):
         aas.register_scalable_target(
             ServiceNamespace="sagemaker",
             ResourceId="endpoint/ghost/variant/AllTraffic",
@@ -71,7 +75,7 @@ def test_registration_is_validated(scaled: Any) -> None:
             MinCapacity=1,
             MaxCapacity=2,
         )
-    with pytest.raises(ClientError, match="not present within endpoint"):
+    with pytest.raises(CostGuardError, match="variant 'B' is not on endpoint 'scale'"):
         aas.register_scalable_target(
             ServiceNamespace="sagemaker",
             ResourceId="endpoint/scale/variant/B",

@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 from botocore.exceptions import ClientError
 
+from mllab.guard.errors import CostGuardError
+
 XGB = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-xgboost:1.7-1"
 PREP = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mllab-test-prep:1"
 EVAL = "123456789012.dkr.ecr.us-east-1.amazonaws.com/mllab-test-eval:1"
@@ -431,9 +433,9 @@ def test_guard_refuses_a_pipeline_whose_steps_it_would_refuse(lab: Any) -> None:
 
 def test_parameters_are_checked_and_definitions_validated(lab: Any) -> None:
     sm = lab.client("sagemaker")
-    with pytest.raises(ClientError) as err:
+    # a definition the guard cannot parse cannot be priced: refused before it is sent
+    with pytest.raises(CostGuardError, match="definition cannot be parsed"):
         sm.create_pipeline(PipelineName="bad", PipelineDefinition="{not json", RoleArn=lab.role_arn)
-    assert err.value.response["Error"]["Code"] == "ValidationException"
     definition = {
         "Version": "2020-12-01",
         "Parameters": [{"Name": "N", "Type": "Integer", "DefaultValue": 3}],
