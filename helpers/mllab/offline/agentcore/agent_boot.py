@@ -30,16 +30,28 @@ from typing import Any
 CONTRACT_PORT = 8080
 
 
-def _load_bridge() -> None:
-    path = os.environ.get("MLLAB_BRIDGE_CLIENT")
-    if not path:
-        return
+#: The bridge client beside the Lambda runtime, loaded by path (no ``mllab`` import here).
+BRIDGE_CLIENT = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lambda_", "bridge_client.py"
+)
+
+
+def _bridge_client() -> Any:
+    """Load the bridge client module by path (once)."""
+    if "mllab_bridge_client" in sys.modules:
+        return sys.modules["mllab_bridge_client"]
+    path = os.environ.get("MLLAB_BRIDGE_CLIENT") or BRIDGE_CLIENT
     spec = importlib.util.spec_from_file_location("mllab_bridge_client", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["mllab_bridge_client"] = module
     spec.loader.exec_module(module)
-    module.install()
+    return module
+
+
+def _load_bridge() -> None:
+    if os.environ.get("MLLAB_BRIDGE_CLIENT"):
+        _bridge_client().install()
 
 
 def _hex(n: int, width: int) -> str:
@@ -135,27 +147,6 @@ def _patch_app(cls: Any) -> None:
     cls.run = run
 
 
-class _AppFinder(importlib.abc.MetaPathFinder):
-    """Patches ``BedrockAgentCoreApp.run`` when ``bedrock_agentcore.runtime.app`` loads."""
-
-    def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-        if name != "bedrock_agentcore.runtime.app":
-            return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.loader is None:
-            return spec
-        loader = spec.loader
-        original = loader.exec_module  # type: ignore[attr-defined]
-
-        def exec_module(module: Any) -> None:
-            original(module)
-            _patch_app(module.BedrockAgentCoreApp)
-
-        loader.exec_module = exec_module  # type: ignore[method-assign]
-        return spec
-
-
 def main() -> None:
     """Prepare the process, then run the agent's entry point as ``__main__``."""
     here = os.path.dirname(os.path.abspath(__file__))
@@ -163,7 +154,12 @@ def main() -> None:
         sys.path.pop(0)
     _load_bridge()
     _install_tracing()
-    sys.meta_path.insert(0, _AppFinder())
+    sys.meta_path.insert(
+        0,
+        _bridge_client().AfterImport(
+            "bedrock_agentcore.runtime.app", lambda m: _patch_app(m.BedrockAgentCoreApp)
+        ),
+    )
     entry = json.loads(os.environ["MLLAB_AGENT_ENTRY"])
     sys.path.insert(0, os.getcwd())
     if entry.get("module"):

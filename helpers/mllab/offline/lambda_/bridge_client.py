@@ -116,11 +116,20 @@ def _add_handlers(builtin: list[Any]) -> None:
     builtin.append(("before-call", _forward))
 
 
-class _Finder(importlib.abc.MetaPathFinder):
-    """Adds the handlers right after ``botocore.handlers`` is first imported."""
+class AfterImport(importlib.abc.MetaPathFinder):
+    """Runs ``hook(module)`` right after the module ``name`` is first imported (then retires).
+
+    Used here to add the bridge's handlers once ``botocore.handlers`` loads, and by
+    :mod:`mllab.offline.agentcore.agent_boot` to patch ``BedrockAgentCoreApp.run``: a child
+    process pays for neither import unless its own code makes it.
+    """
+
+    def __init__(self, name: str, hook: Any) -> None:
+        self.name = name
+        self.hook = hook
 
     def find_spec(self, name: str, path: Any, target: Any = None) -> Any:
-        if name != "botocore.handlers":
+        if name != self.name:
             return None
         sys.meta_path.remove(self)
         spec = importlib.util.find_spec(name)
@@ -128,10 +137,11 @@ class _Finder(importlib.abc.MetaPathFinder):
             return spec
         loader = spec.loader
         original = loader.exec_module  # type: ignore[attr-defined]
+        hook = self.hook
 
         def exec_module(module: Any) -> None:
             original(module)
-            _add_handlers(module.BUILTIN_HANDLERS)
+            hook(module)
 
         loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
@@ -142,5 +152,7 @@ def install() -> None:
     if "botocore.handlers" in sys.modules:
         _add_handlers(sys.modules["botocore.handlers"].BUILTIN_HANDLERS)
         return
-    if not any(isinstance(f, _Finder) for f in sys.meta_path):
-        sys.meta_path.insert(0, _Finder())
+    if not any(isinstance(f, AfterImport) and f.name == "botocore.handlers" for f in sys.meta_path):
+        sys.meta_path.insert(
+            0, AfterImport("botocore.handlers", lambda m: _add_handlers(m.BUILTIN_HANDLERS))
+        )
