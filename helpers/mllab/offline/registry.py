@@ -76,6 +76,24 @@ class OfflineCall:
         return self.session.client(service, region_name=self.region)
 
 
+def body_bytes(body: Any) -> bytes:
+    """The bytes of a request payload as a caller passed it (bytes, str, or a file object).
+
+    For handlers of operations with a blob ``Body`` (InvokeEndpoint, InvokeModel). Reads a file
+    object to its end; costs nothing.
+    """
+    if body is None:
+        return b""
+    if isinstance(body, bytes | bytearray):
+        return bytes(body)
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if hasattr(body, "read"):
+        data = body.read()
+        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    return bytes(body)
+
+
 Handler = Callable[[OfflineCall], "dict[str, Any] | None"]
 
 _LOCK = threading.Lock()

@@ -55,7 +55,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from mllab.offline.bedrock import invocation_logging, quotas
-from mllab.offline.registry import AwsError, OfflineCall, handles
+from mllab.offline.registry import AwsError, OfflineCall, body_bytes, handles
 
 ANTHROPIC_VERSION = "bedrock-2023-05-31"
 TITAN_EMBED_MAX_CHARS = 50_000
@@ -101,21 +101,8 @@ def _streaming_body(data: bytes) -> Any:
     return StreamingBody(io.BytesIO(data), len(data))
 
 
-def _body_bytes(body: Any) -> bytes:
-    if body is None:
-        return b""
-    if isinstance(body, bytes | bytearray):
-        return bytes(body)
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    if hasattr(body, "read"):
-        data = body.read()
-        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    return bytes(body)
-
-
 def _body_json(body: Any) -> dict[str, Any]:
-    raw = _body_bytes(body)
+    raw = body_bytes(body)
     try:
         value = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError):

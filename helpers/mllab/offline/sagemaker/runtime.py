@@ -41,7 +41,7 @@ import traceback
 import uuid
 from typing import Any
 
-from mllab.offline.registry import AwsError, OfflineCall, handles, on_reset
+from mllab.offline.registry import AwsError, OfflineCall, body_bytes, handles, on_reset
 from mllab.offline.sagemaker import hosting
 
 #: Largest real-time request body (bytes): 6 MB.
@@ -63,19 +63,6 @@ _ASYNC_LOCK = threading.Lock()
 
 def _not_found(name: str, account_id: str) -> AwsError:
     return AwsError("ValidationError", f"Endpoint {name} of account {account_id} not found.")
-
-
-def _body_bytes(body: Any) -> bytes:
-    if body is None:
-        return b""
-    if isinstance(body, bytes | bytearray):
-        return bytes(body)
-    if isinstance(body, str):
-        return body.encode("utf-8")
-    if hasattr(body, "read"):
-        data = body.read()
-        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    return bytes(body)
 
 
 _METRICS: dict[tuple[str, str, str, str, str, str, int], list[float]] = {}
@@ -355,7 +342,7 @@ def invoke_endpoint(call: OfflineCall) -> dict[str, Any]:
             f"Endpoint {name} of account {call.account_id} is an asynchronous endpoint: call "
             "InvokeEndpointAsync with an InputLocation in S3.",
         )
-    body = _body_bytes(p.get("Body"))
+    body = body_bytes(p.get("Body"))
     variant = _choose_variant(rt, ep, p.get("TargetVariant"))
     vr = rt.variants[variant]
     limit = MAX_SERVERLESS_PAYLOAD if vr.serverless else MAX_REALTIME_PAYLOAD
