@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -51,3 +51,34 @@ def wait_for(
                 f"(set MLLAB_TEST_HANG_GUARD to change); last state: {value!r}"[:4000]
             )
         time.sleep(poll_s)
+
+
+#: SageMaker job kinds: (describe method, its name parameter, the status field).
+_JOBS = {
+    "training": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
+    "processing": ("describe_processing_job", "ProcessingJobName", "ProcessingJobStatus"),
+    "tuning": (
+        "describe_hyper_parameter_tuning_job",
+        "HyperParameterTuningJobName",
+        "HyperParameterTuningJobStatus",
+    ),
+}
+
+
+def wait_for_job(sm: Any, kind: str, name: str) -> dict[str, Any]:
+    """Describe a SageMaker job until it ends (Completed, Failed or Stopped); return that answer.
+
+    Args:
+        sm: a SageMaker client.
+        kind: ``"training"``, ``"processing"`` or ``"tuning"``.
+        name: the job's name.
+
+    Returns:
+        The last Describe answer. Raises AssertionError (with that answer) at the hang guard.
+    """
+    method, key, status = _JOBS[kind]
+    return wait_for(
+        lambda: getattr(sm, method)(**{key: name}),
+        lambda d: d[status] in {"Completed", "Failed", "Stopped"},
+        f"{kind} job {name} to end",
+    )

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.hang import wait_for
+from tests.hang import wait_for_job
 
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 
@@ -31,14 +31,8 @@ PREPROCESS = textwrap.dedent(
 )
 
 
-def _wait(sm: Any, name: str, timeout: float | None = None) -> dict[str, Any]:
-    """Wait for the job to end (``timeout`` is a hang guard, not a speed check)."""
-    return wait_for(
-        lambda: sm.describe_processing_job(ProcessingJobName=name),
-        lambda d: d["ProcessingJobStatus"] in {"Completed", "Failed", "Stopped"},
-        f"job {name} to end",
-        guard_s=timeout,
-    )
+def _wait(sm: Any, name: str) -> dict[str, Any]:
+    return wait_for_job(sm, "processing", name)
 
 
 def _request(

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.hang import wait_for
+from tests.hang import wait_for, wait_for_job
 
 FAKE_ALGO = textwrap.dedent(
     '''
@@ -133,14 +133,8 @@ def _request(lab: Any, name: str, channels: list[dict[str, Any]], **kw: Any) -> 
     return req
 
 
-def _wait(sm: Any, name: str, timeout: float | None = None) -> dict[str, Any]:
-    """Wait for the job to end (``timeout`` is a hang guard, not a speed check)."""
-    return wait_for(
-        lambda: sm.describe_training_job(TrainingJobName=name),
-        lambda d: d["TrainingJobStatus"] in {"Completed", "Failed", "Stopped"},
-        f"job {name} to end",
-        guard_s=timeout,
-    )
+def _wait(sm: Any, name: str) -> dict[str, Any]:
+    return wait_for_job(sm, "training", name)
 
 
 def _train_val(lab: Any) -> list[dict[str, Any]]:

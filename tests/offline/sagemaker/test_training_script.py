@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.hang import wait_for
+from tests.hang import wait_for_job
 
 SKLEARN_IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 
@@ -71,14 +71,8 @@ def _tar(files: dict[str, str]) -> bytes:
     return buf.getvalue()
 
 
-def _wait(sm: Any, name: str, timeout: float | None = None) -> dict[str, Any]:
-    """Wait for the job to end (``timeout`` is a hang guard, not a speed check)."""
-    return wait_for(
-        lambda: sm.describe_training_job(TrainingJobName=name),
-        lambda d: d["TrainingJobStatus"] in {"Completed", "Failed", "Stopped"},
-        f"job {name} to end",
-        guard_s=timeout,
-    )
+def _wait(sm: Any, name: str) -> dict[str, Any]:
+    return wait_for_job(sm, "training", name)
 
 
 def _boto3_job(

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.hang import wait_for
+from tests.hang import wait_for, wait_for_job
 
 FAKE = textwrap.dedent(
     '''
@@ -87,14 +87,8 @@ def _request(
     return req
 
 
-def _wait(sm: Any, name: str, timeout: float | None = None) -> dict[str, Any]:
-    """Wait for the job to end (``timeout`` is a hang guard, not a speed check)."""
-    return wait_for(
-        lambda: sm.describe_hyper_parameter_tuning_job(HyperParameterTuningJobName=name),
-        lambda d: d["HyperParameterTuningJobStatus"] in {"Completed", "Failed", "Stopped"},
-        f"job {name} to end",
-        guard_s=timeout,
-    )
+def _wait(sm: Any, name: str) -> dict[str, Any]:
+    return wait_for_job(sm, "tuning", name)
 
 
 X_RANGE = {
