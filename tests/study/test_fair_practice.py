@@ -303,3 +303,21 @@ def test_c02_exam_report_breaks_down_by_domain_task_and_skill(gen_bank: Path) ->
     assert asked == sum(len(bank.get(q).mla2) for q in s.state["qids"])
     assert report["study_next"] and all("skills" in e for e in report["study_next"])
     json.dumps(report)  # stored as JSON
+
+
+def test_report_kinds_are_one_list_in_the_cli_and_the_issue_form() -> None:
+    """The CLI offers report.KINDS, and the GitHub issue form offers the same kinds."""
+    from pathlib import Path
+
+    import yaml
+
+    from mllab.study import report
+
+    form = Path(__file__).resolve().parents[2] / ".github" / "ISSUE_TEMPLATE" / "question-error.yml"
+    body = yaml.safe_load(form.read_text())["body"]
+    options = next(
+        item["attributes"]["options"]
+        for item in body
+        if item.get("type") == "dropdown" and "kind" in item["attributes"]["label"].lower()
+    )
+    assert tuple(options) == report.KINDS

@@ -21,19 +21,11 @@ from typing import Any
 import click
 
 from mllab.study import bank as bank_mod
+from mllab.study import report as report_mod
 from mllab.study.bank import DEFAULT_EXAM, EXAMS, BankError, load_bank
 from mllab.study.store import Store, utcnow
 
 EXAM_CHOICE = click.Choice(list(EXAMS), case_sensitive=False)
-_REPORT_KINDS = (
-    "wrong key",
-    "outdated (service or feature changed)",
-    "ambiguous stem or options",
-    "wrong explanation",
-    "wrong tag (task or skill)",
-    "broken reference",
-    "other",
-)
 
 
 def _clock(ctx: click.Context) -> Callable[[], datetime]:
@@ -490,7 +482,7 @@ def bank(ctx: click.Context, coverage: bool, check: bool) -> None:
 )
 @click.option(
     "--kind",
-    type=click.Choice(list(_REPORT_KINDS)),
+    type=click.Choice(list(report_mod.KINDS)),
     default="other",
     show_default=True,
     help="What kind of error.",
