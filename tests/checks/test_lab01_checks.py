@@ -16,14 +16,13 @@ import io
 import json
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from mllab.checks import CheckFailed
 from mllab.checks import lab01 as c
-from mllab.checks.core import Requirement
+from tests.checks.verdicts import verdict
 
 STREAM = "clicks"
 CONSUMERS = ["fraud-scorer", "feature-builder"]
@@ -36,16 +35,6 @@ TRAFFIC = {"clicks": (2_400, 1_000), "heartbeats": (2_000, 50)}
 HOT_KEY = "web-frontend"
 SESSIONS_KEY = f"{ROOT}/curated/daily_sessions/daily_sessions.csv"
 PAGE_VIEWS_KEY = f"{ROOT}/curated/page_views/page_views.csv"
-
-
-def verdict(fn: Callable[..., Any], lab: Any, *args: Any, **kwargs: Any) -> str:
-    """Run a check; return "PASS" or the MISS message."""
-    req = Requirement(lab=lab, key="t", record=False)
-    try:
-        fn(req, lab, *args, **kwargs)
-    except CheckFailed as err:
-        return str(err.message)
-    return "PASS"
 
 
 @pytest.fixture(scope="module")

@@ -18,20 +18,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from mllab.checks import CheckFailed
 from mllab.checks import lab03 as c
-from mllab.checks.core import Requirement
+from tests.checks.verdicts import verdict
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
-
-
-def verdict(fn: Callable[..., Any], lab: Any, *args: Any, **kwargs: Any) -> str:
-    req = Requirement(lab=lab, key="t", record=False)
-    try:
-        fn(req, lab, *args, **kwargs)
-    except CheckFailed as err:
-        return str(err.message)
-    return "PASS"
 
 
 @pytest.fixture(scope="module")

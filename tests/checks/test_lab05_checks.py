@@ -18,6 +18,7 @@ from botocore.exceptions import ClientError
 from mllab.checks import CheckFailed
 from mllab.checks import genai as c
 from mllab.datasets import genai
+from tests.checks.verdicts import outcome as verdict
 
 LOG_GROUP = "/aws/bedrock/northpeak-assistant"
 CHEAP, DEAR = "us.amazon.nova-micro-v1:0", "us.amazon.nova-pro-v1:0"
@@ -31,15 +32,6 @@ SMALL = {
     "chunkingStrategy": "FIXED_SIZE",
     "fixedSizeChunkingConfiguration": {"maxTokens": 40, "overlapPercentage": 20},
 }
-
-
-def verdict(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> str:
-    """Run a verify_* function; return "PASS" or the MISS message."""
-    try:
-        fn(*args, **kwargs)
-    except CheckFailed as err:
-        return str(err.message)
-    return "PASS"
 
 
 @pytest.fixture(scope="module")
