@@ -438,6 +438,10 @@ def _coverage_lines(b: bank_mod.Bank) -> list[str]:
         if exam_code == "mla-c02":
             continue
         lines.append(f"{exam_code:<8} {task:<5} {count:>9} {nmulti:>5}  {title}")
+    from mllab.study.labmap import practice
+
+    lines.append("")
+    lines.extend(practice(b).lines())
     gaps = b.target_gaps()
     lines.append("")
     lines.append(
