@@ -98,6 +98,16 @@ def test_truncated_streams_and_budgets() -> None:
     assert agents.diagnose(cut).kinds() == {"truncated_stream"}
     whole = _healthy() + [_span("t1", "POST /invocations", **{"mllab.stream.complete": True})]
     assert agents.diagnose(whole).kinds() == set()
+    limit = (
+        "Model stopped generating due to maximum token limit. The partial message has been "
+        "added to the conversation history."
+    )
+    stopped = _healthy() + [_span("t1", "invoke_agent", status="ERROR")]
+    stopped[-1]["status"]["message"] = limit
+    assert agents.diagnose(stopped).kinds() == {"truncated_stream"}
+    other = _healthy() + [_span("t1", "invoke_agent", status="ERROR")]
+    other[-1]["status"]["message"] = "the model was throttled"
+    assert agents.diagnose(other).kinds() == set()
     assert agents.diagnose(_healthy(), max_tokens=300).kinds() == {"token_budget"}
     assert agents.diagnose(_healthy(), max_tokens=310).kinds() == set()
     assert agents.diagnose(_healthy(), max_seconds=1.5).kinds() == {"time_budget"}

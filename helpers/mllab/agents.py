@@ -14,7 +14,9 @@ asks about (MLA-C02 4.1.5, 4.2.2, 4.2.8):
   in one trace, or in one runtime session (an agent that keeps asking a tool that never
   satisfies it, whether inside one agent call or across the calls of a retry loop);
 * **truncated streams** -- a runtime span whose response stream did not end cleanly
-  (``mllab.stream.complete`` false) or a model call that stopped at ``max_tokens``;
+  (``mllab.stream.complete`` false), a model call that stopped at ``max_tokens``, or an agent
+  call that strands ended with ``MaxTokensReachedException`` (the ``invoke_agent`` span's
+  ERROR status says "maximum token limit": the answer streamed so far was cut off);
 * **budget overruns** -- a trace longer than ``max_seconds`` or spending more than
   ``max_tokens`` tokens (input + output of its ``chat`` spans);
 * **model errors and retries** -- ``chat`` spans with ERROR status (throttling, a refused call),
@@ -173,6 +175,17 @@ def diagnose(
                     out.findings.append(
                         Finding(
                             "truncated_stream", trace_id, "a model answer stopped at max_tokens"
+                        )
+                    )
+            elif op == "invoke_agent":
+                message = str((s.get("status") or {}).get("message") or "")
+                if status == "ERROR" and "maximum token limit" in message.lower():
+                    out.findings.append(
+                        Finding(
+                            "truncated_stream",
+                            trace_id,
+                            "the agent's answer was cut off: the model stopped at maxTokens "
+                            "(MaxTokensReachedException)",
                         )
                     )
             elif op == "execute_tool":

@@ -46,10 +46,20 @@ def _validate_name(value: str, what: str) -> None:
         )
 
 
-def _check_artifact(call: OfflineCall, artifact: dict[str, Any]) -> None:
+def _check_artifact(call: OfflineCall, artifact: dict[str, Any]) -> str:
+    """Raise for an artifact AWS refuses; return why the version cannot start ("" if it can).
+
+    A missing bucket, object or image is refused at once; an entry point that names no file
+    of the code artifact is accepted and the version then fails (``CREATE_FAILED`` /
+    ``UPDATE_FAILED`` with a ``failureReason``), as AgentCore reports it.
+    """
     from mllab.offline.agentcore import images
 
-    images.resolve(call.account_id, call.region, artifact, check_only=True)
+    try:
+        images.resolve(call.account_id, call.region, artifact, check_only=True)
+    except images.EntryPointMissing as err:
+        return f"Runtime failed to start: {err.message}"
+    return ""
 
 
 def _config(params: dict[str, Any]) -> dict[str, Any]:
@@ -75,7 +85,7 @@ def create_agent_runtime(call: OfflineCall) -> dict[str, Any]:
     p = call.params
     name = str(p.get("agentRuntimeName", ""))
     _validate_name(name, "agentRuntimeName")
-    _check_artifact(call, p.get("agentRuntimeArtifact") or {})
+    failure = _check_artifact(call, p.get("agentRuntimeArtifact") or {})
     with store.LOCK:
         for rt in store.STATE.runtimes.values():
             if rt.account_id == call.account_id and rt.region == call.region and rt.name == name:
@@ -86,7 +96,9 @@ def create_agent_runtime(call: OfflineCall) -> dict[str, Any]:
         arn = f"arn:aws:bedrock-agentcore:{call.region}:{call.account_id}:runtime/{rid}"
         t = store.now()
         rt = AgentRuntime(rid, name, arn, call.account_id, call.region, created=t, updated=t)
-        rt.versions["1"] = RuntimeVersion("1", _config(p), t)
+        rt.versions["1"] = RuntimeVersion(
+            "1", _config(p), t, "CREATE_FAILED" if failure else "READY", failure
+        )
         rt.endpoints["DEFAULT"] = Endpoint(
             "DEFAULT", f"DEFAULT-{store.suffix()}", f"{arn}/runtime-endpoint/DEFAULT", "1", "1",
             "The default endpoint: always the latest version", t, t,
@@ -99,7 +111,7 @@ def create_agent_runtime(call: OfflineCall) -> dict[str, Any]:
         "agentRuntimeVersion": "1",
         "workloadIdentityDetails": _workload(call, name),
         "createdAt": store.clock_dt(t),
-        "status": "READY",
+        "status": "CREATING" if failure else "READY",
     }
 
 
@@ -108,11 +120,13 @@ def update_agent_runtime(call: OfflineCall) -> dict[str, Any]:
     """A new immutable version; DEFAULT follows it, named endpoints stay where they are."""
     p = call.params
     rt = store.get_runtime(call.account_id, call.region, str(p.get("agentRuntimeId", "")))
-    _check_artifact(call, p.get("agentRuntimeArtifact") or {})
+    failure = _check_artifact(call, p.get("agentRuntimeArtifact") or {})
     with store.LOCK:
         version = str(int(rt.latest) + 1)
         t = store.now()
-        rt.versions[version] = RuntimeVersion(version, _config(p), t)
+        rt.versions[version] = RuntimeVersion(
+            version, _config(p), t, "UPDATE_FAILED" if failure else "READY", failure
+        )
         rt.updated = t
         default = rt.endpoints["DEFAULT"]
         default.live_version = default.target_version = version
@@ -124,7 +138,7 @@ def update_agent_runtime(call: OfflineCall) -> dict[str, Any]:
         "agentRuntimeVersion": version,
         "createdAt": store.clock_dt(rt.created),
         "lastUpdatedAt": store.clock_dt(t),
-        "status": "READY",
+        "status": "UPDATING" if failure else "READY",
     }
 
 
@@ -137,7 +151,7 @@ def _describe(rt: AgentRuntime, version: str) -> dict[str, Any]:
         "agentRuntimeVersion": version,
         "createdAt": store.clock_dt(v.created),
         "lastUpdatedAt": store.clock_dt(v.created),
-        "status": "READY",
+        "status": v.status,
         "workloadIdentityDetails": {
             "workloadIdentityArn": f"arn:aws:bedrock-agentcore:{rt.region}:{rt.account_id}:"
             f"workload-identity-directory/default/workload-identity/{rt.name}"
@@ -145,6 +159,8 @@ def _describe(rt: AgentRuntime, version: str) -> dict[str, Any]:
     }
     out.update(v.config)
     out.setdefault("description", "")
+    if v.failure_reason:
+        out["failureReason"] = v.failure_reason
     return out
 
 

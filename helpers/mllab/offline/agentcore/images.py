@@ -37,6 +37,14 @@ _ROOT: Path | None = None
 _LOCK = threading.Lock()
 
 
+class EntryPointMissing(AwsError):
+    """The code artifact exists but has no file the entry point names.
+
+    AgentCore accepts such a runtime and then marks it ``CREATE_FAILED`` (``UPDATE_FAILED``
+    for an update) with a ``failureReason``, rather than refusing the request (lab 06's drill).
+    """
+
+
 @dataclass(frozen=True)
 class Resolved:
     """The code folder and the Python command of a runtime version.
@@ -202,9 +210,13 @@ def resolve(
         module, script, args = _command([str(x) for x in code.get("entryPoint") or []])
         code_dir = _extract_s3(account_id, region, bucket, prefix)
         if script and not (Path(code_dir) / script).is_file():
-            raise AwsError(
+            present = sorted(
+                str(f.relative_to(code_dir)) for f in Path(code_dir).rglob("*") if f.is_file()
+            )
+            raise EntryPointMissing(
                 "ValidationException",
-                f"The entry point {script} is not in the code artifact s3://{bucket}/{prefix}",
+                f"The entry point {script} is not in the code artifact s3://{bucket}/{prefix} "
+                f"(it holds: {', '.join(present[:10]) or 'no files'})",
             )
         return Resolved(code_dir, module, script, args, runtime)
     if container:

@@ -334,6 +334,13 @@ def invoke_agent_runtime(call: OfflineCall) -> dict[str, Any]:
             404,
         )
     version = ep.live_version
+    failed = rt.versions[version]
+    if failed.status != "READY":
+        raise AwsError(
+            "ValidationException",
+            f"Agent runtime {rt.id} version {version} (endpoint {endpoint}) is "
+            f"{failed.status}: {failed.failure_reason}",
+        )
     session_id = str(p.get("runtimeSessionId") or uuid.uuid4())
     if len(session_id) < 33:
         raise AwsError(

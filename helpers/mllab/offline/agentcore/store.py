@@ -33,6 +33,9 @@ class RuntimeVersion:
     version: str
     config: dict[str, Any]
     created: float
+    #: READY, or CREATE_FAILED / UPDATE_FAILED when the code artifact cannot start
+    status: str = "READY"
+    failure_reason: str = ""
 
 
 @dataclass
