@@ -133,6 +133,13 @@ def _client(session: Any, region: str) -> Any:
     return session.client(CONTROL, region_name=region)
 
 
+def _items(c: Any, op: str, key: str, **kw: Any) -> list[dict[str, Any]]:
+    """Every item of every page of an AgentCore list call (``nextToken``)."""
+    from mllab.guard.declarations._util import paginate
+
+    return list(paginate(c, op, key, token_key="nextToken", **kw))
+
+
 def _quiet(fn: Any) -> str | None:
     from mllab.guard.declarations._util import quietly
 
@@ -142,7 +149,7 @@ def _quiet(fn: Any) -> str | None:
 def _delete_runtime(session: Any, region: str, name: str) -> str | None:
     c = _client(session, region)
     rid = name.rsplit("/", 1)[-1]
-    for rt in c.list_agent_runtimes().get("agentRuntimes", []):
+    for rt in _items(c, "list_agent_runtimes", "agentRuntimes"):
         if name in (rt["agentRuntimeId"], rt["agentRuntimeName"], rt["agentRuntimeArn"]):
             rid = rt["agentRuntimeId"]
     return _quiet(lambda: c.delete_agent_runtime(agentRuntimeId=rid))
@@ -150,7 +157,7 @@ def _delete_runtime(session: Any, region: str, name: str) -> str | None:
 
 def _find_runtimes(session: Any, region: str) -> Iterable[tuple[str, dict[str, str]]]:
     c = _client(session, region)
-    for rt in c.list_agent_runtimes().get("agentRuntimes", []):
+    for rt in _items(c, "list_agent_runtimes", "agentRuntimes"):
         tags = c.list_tags_for_resource(resourceArn=rt["agentRuntimeArn"]).get("tags") or {}
         yield rt["agentRuntimeId"], dict(tags)
 
@@ -169,9 +176,14 @@ def _delete_endpoint(session: Any, region: str, name: str) -> str | None:
 
 def _find_endpoints(session: Any, region: str) -> Iterable[tuple[str, dict[str, str]]]:
     c = _client(session, region)
-    for rt in c.list_agent_runtimes().get("agentRuntimes", []):
-        eps = c.list_agent_runtime_endpoints(agentRuntimeId=rt["agentRuntimeId"])
-        for ep in eps.get("runtimeEndpoints", []):
+    for rt in _items(c, "list_agent_runtimes", "agentRuntimes"):
+        eps = _items(
+            c,
+            "list_agent_runtime_endpoints",
+            "runtimeEndpoints",
+            agentRuntimeId=rt["agentRuntimeId"],
+        )
+        for ep in eps:
             if ep["name"] == "DEFAULT":
                 continue
             arn = ep["agentRuntimeEndpointArn"]
@@ -182,13 +194,13 @@ def _find_endpoints(session: Any, region: str) -> Iterable[tuple[str, dict[str, 
 def _delete_gateway(session: Any, region: str, name: str) -> str | None:
     c = _client(session, region)
     gid = name
-    for gw in c.list_gateways().get("items", []):
+    for gw in _items(c, "list_gateways", "items"):
         if name in (gw["gatewayId"], gw["name"]):
             gid = gw["gatewayId"]
     from mllab.guard.declarations._util import gone
 
     try:
-        targets = c.list_gateway_targets(gatewayIdentifier=gid).get("items", [])
+        targets = _items(c, "list_gateway_targets", "items", gatewayIdentifier=gid)
     except Exception as err:  # noqa: BLE001 - already deleted: nothing to do
         if gone(err):
             return None
@@ -200,7 +212,7 @@ def _delete_gateway(session: Any, region: str, name: str) -> str | None:
 
 def _find_gateways(session: Any, region: str) -> Iterable[tuple[str, dict[str, str]]]:
     c = _client(session, region)
-    for gw in c.list_gateways().get("items", []):
+    for gw in _items(c, "list_gateways", "items"):
         arn = c.get_gateway(gatewayIdentifier=gw["gatewayId"])["gatewayArn"]
         tags = c.list_tags_for_resource(resourceArn=arn).get("tags") or {}
         yield gw["gatewayId"], dict(tags)
@@ -214,7 +226,7 @@ def _delete_target(session: Any, region: str, name: str) -> str | None:
     from mllab.guard.declarations._util import gone
 
     try:
-        for t in c.list_gateway_targets(gatewayIdentifier=gid).get("items", []):
+        for t in _items(c, "list_gateway_targets", "items", gatewayIdentifier=gid):
             if t["name"] == tid:  # recorded by name at CreateGatewayTarget
                 tid = t["targetId"]
     except Exception as err:  # noqa: BLE001 - the gateway is gone, and its targets with it
@@ -226,14 +238,14 @@ def _delete_target(session: Any, region: str, name: str) -> str | None:
 
 def _find_targets(session: Any, region: str) -> Iterable[tuple[str, dict[str, str]]]:
     c = _client(session, region)
-    for gw in c.list_gateways().get("items", []):
+    for gw in _items(c, "list_gateways", "items"):
         gw_tags = dict(
             c.list_tags_for_resource(
                 resourceArn=c.get_gateway(gatewayIdentifier=gw["gatewayId"])["gatewayArn"]
             ).get("tags")
             or {}
         )
-        for t in c.list_gateway_targets(gatewayIdentifier=gw["gatewayId"]).get("items", []):
+        for t in _items(c, "list_gateway_targets", "items", gatewayIdentifier=gw["gatewayId"]):
             yield (
                 f"{gw['gatewayId']}/{t['targetId']}",
                 gw_tags,
@@ -243,7 +255,7 @@ def _find_targets(session: Any, region: str) -> Iterable[tuple[str, dict[str, st
 def _delete_memory(session: Any, region: str, name: str) -> str | None:
     c = _client(session, region)
     mid = name
-    for m in c.list_memories().get("memories", []):
+    for m in _items(c, "list_memories", "memories"):
         if name in (m["id"], m.get("arn")) or m["id"].startswith(name + "-"):
             mid = m["id"]
     return _quiet(lambda: c.delete_memory(memoryId=mid))
@@ -251,7 +263,7 @@ def _delete_memory(session: Any, region: str, name: str) -> str | None:
 
 def _find_memories(session: Any, region: str) -> Iterable[tuple[str, dict[str, str]]]:
     c = _client(session, region)
-    for m in c.list_memories().get("memories", []):
+    for m in _items(c, "list_memories", "memories"):
         tags = c.list_tags_for_resource(resourceArn=m["arn"]).get("tags") or {}
         yield m["id"], dict(tags)
 
