@@ -436,6 +436,8 @@ def _created_id(service: str, operation: str, parsed: dict[str, Any]) -> str | N
         return str((parsed.get("KeyMetadata") or {}).get("KeyId") or "") or None
     if (service, operation) == ("ec2", "CreateVpcEndpoint"):
         return str((parsed.get("VpcEndpoint") or {}).get("VpcEndpointId") or "") or None
+    if (service, operation) == ("ec2", "CreateInternetGateway"):
+        return str((parsed.get("InternetGateway") or {}).get("InternetGatewayId") or "") or None
     if (service, operation) == ("glue", "StartJobRun") and parsed.get("JobRunId"):
         return None  # named <job> (the deleter stops its running runs)
     return None

@@ -8,12 +8,13 @@ services is refused (default-deny); reasons for the notable ones are in :mod:`.r
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from mllab.guard import admission as a
 from mllab.guard import estimate as e
 from mllab.guard.declarations._reads import READS
-from mllab.guard.declarations._util import paginate, quietly, tag_dict
+from mllab.guard.declarations._util import gone, paginate, quietly, tag_dict
 
 for _service, _ops in READS.items():
     if not _service.startswith("sagemaker"):
@@ -272,6 +273,32 @@ a.free(
     note="VPCs, subnets, security groups and route tables have no charge",
 )
 a.billable("ec2", "CreateVpcEndpoint", estimator=e.vpc_endpoint, deleter="ec2-vpc-endpoint")
+a.free(
+    "ec2",
+    "AttachInternetGateway",
+    "DetachInternetGateway",
+    "DeleteInternetGateway",
+    "CreateRoute",
+    "ReplaceRoute",
+    "DeleteRoute",
+    note="internet gateways and routes have no charge (a route lives and dies with its table; "
+    "NAT gateways, transit gateways and instances it could point at are refused)",
+)
+
+
+def _internet_gateway(p: dict[str, Any], policy: e.Policy) -> e.Estimate:
+    """CreateInternetGateway: no charge, but it stays: the ``ec2-internet-gateway`` deleter
+    (detach, then delete) removes it at ``lab.close()``; the id comes from the answer."""
+    return e.Estimate(0.0, "", detail={"basis": "an internet gateway has no hourly charge"})
+
+
+a.billable(
+    "ec2",
+    "CreateInternetGateway",
+    estimator=_internet_gateway,
+    deleter="ec2-internet-gateway",
+    note="free, but it stays until deleted: registered with a deleter",
+)
 
 # ------------------------------------------------------------------ Application Auto Scaling
 a.free(
@@ -539,6 +566,33 @@ a.deleter(
         if n.startswith("vpce-")
         else None
     ),
+    order=85,
+)
+
+
+def _delete_internet_gateway(session: Any, region: str, name: str) -> str | None:
+    """Detach an internet gateway from its VPCs, then delete it (gone already is fine)."""
+    if not name.startswith("igw-"):
+        return None
+    ec2 = session.client("ec2", region_name=region)
+    try:
+        found = ec2.describe_internet_gateways(InternetGatewayIds=[name])["InternetGateways"]
+    except Exception as err:  # noqa: BLE001 - re-raised unless it is gone
+        if gone(err) or "InvalidInternetGatewayID" in str(err):
+            return None
+        raise
+    for igw in found:
+        for att in igw.get("Attachments") or []:
+            quietly(
+                partial(ec2.detach_internet_gateway, InternetGatewayId=name, VpcId=att["VpcId"])
+            )
+    return quietly(lambda: ec2.delete_internet_gateway(InternetGatewayId=name))
+
+
+a.deleter(
+    "ec2-internet-gateway",
+    created_by=[("ec2", "CreateInternetGateway")],
+    delete=_delete_internet_gateway,
     order=85,
 )
 
