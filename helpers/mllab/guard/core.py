@@ -294,10 +294,11 @@ class Guard:
             "snapshot": pricing.snapshot_label(self.region),
         }
         if est.reservation is not None:
+            row_id = est.reservation
             self.ledger.settle(est.reservation, resource=resource, arn=arn, detail=detail)
             est.reservation = None
         else:
-            self.ledger.record(
+            row_id = self.ledger.record(
                 lab=self.lab,
                 run=self.run,
                 backend=self.backend,
@@ -317,6 +318,12 @@ class Guard:
             row = self.ledger.latest_for(resource, run=self.run) if actual is not None else None
             if row is not None and actual is not None:
                 self.ledger.set_actual(row.id, actual)
+        elif (service, operation) == ("lambda", "Invoke"):  # the REPORT line's billed duration
+            from mllab.guard.declarations.lambda_ import settle_invoke
+
+            actual = settle_invoke(params, parsed)
+            if actual is not None and row_id:
+                self.ledger.set_actual(row_id, actual)
         if operation in {
             "StartJobRun",
             "StartCrawler",

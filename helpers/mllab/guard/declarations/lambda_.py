@@ -2,7 +2,9 @@
 
 Lambda bills requests and GB-seconds (``MemorySize`` x duration) when a function runs; an idle
 function costs nothing. ``Invoke`` is priced before it is sent at its worst case (one request
-plus ``MemorySize`` x ``Timeout``, read from the function's configuration); ``CreateFunction``
+plus ``MemorySize`` x ``Timeout``, read from the function's configuration) and settled after
+the answer to the ``REPORT`` line's ``Billed Duration`` x ``Memory Size`` where that line can
+be read (:func:`settle_invoke`: offline always, on AWS with ``LogType="Tail"``); ``CreateFunction``
 is admitted with a zero estimate and the ``lambda-function`` deleter, so teardown and
 ``mllab sweep`` remove what a lab deployed. Provisioned concurrency (billed by the hour, idle
 or not), capacity providers, durable executions and function URLs (public endpoints) are
@@ -11,7 +13,9 @@ refused. Prices: ``helpers/mllab/guard/agents_pricing.json`` (dated, names its s
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 from collections.abc import Iterable
 from functools import cache
 from importlib import resources
@@ -93,6 +97,54 @@ def invoke(params: dict[str, Any], policy: Policy) -> Estimate:
             "attempts": attempts,
             "basis": "request + MemorySize x Timeout GB-seconds (Event: with 2 retries)",
         },
+    )
+
+
+_BILLED = re.compile(r"Billed Duration: (\d+) ms")
+_MEMORY = re.compile(r"Memory Size: (\d+) MB")
+
+
+def report_line(parsed: dict[str, Any]) -> str | None:
+    """The ``REPORT`` line of an answered synchronous Invoke, when it can be read for free.
+
+    From ``LogResult`` (the learner asked for ``LogType="Tail"``), else offline from the
+    offline plane's record of the invocation (by request id). None otherwise (on AWS the line
+    is in CloudWatch Logs, which the guard does not read).
+    """
+    tail = parsed.get("LogResult")
+    if tail:
+        try:
+            text = base64.b64decode(str(tail)).decode("utf-8", "replace")
+        except ValueError:
+            text = ""
+        lines = [ln for ln in text.splitlines() if ln.startswith("REPORT ")]
+        if lines:
+            return lines[-1]
+    request_id = str((parsed.get("ResponseMetadata") or {}).get("RequestId") or "")
+    try:
+        from mllab.offline.lambda_.service import REPORTS
+    except ImportError:  # pragma: no cover - the offline plane is part of the package
+        return None
+    return REPORTS.get(request_id)
+
+
+def settle_invoke(params: dict[str, Any], parsed: dict[str, Any]) -> float | None:
+    """The measured charge of a synchronous Invoke: one request plus the REPORT line's
+    ``Billed Duration`` x ``Memory Size``.
+
+    Returns:
+        Dollars, or None when no REPORT line can be read (the worst-case estimate stands):
+        ``Event`` invocations (they run, and retry, after the answer) and ``DryRun``.
+    """
+    if str(params.get("InvocationType") or "RequestResponse") != "RequestResponse":
+        return None
+    line = report_line(parsed)
+    billed = _BILLED.search(line or "")
+    memory = _MEMORY.search(line or "")
+    if line is None or billed is None or memory is None:
+        return None
+    return float(prices()["lambda"]["usd_per_request"]) + gb_seconds_usd(
+        float(memory.group(1)), int(billed.group(1)) / 1000.0
     )
 
 

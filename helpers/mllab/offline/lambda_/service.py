@@ -431,9 +431,27 @@ def invoke(call: OfflineCall) -> dict[str, Any]:
     }
     if out.function_error:
         answer["FunctionError"] = out.function_error
+    _remember_report(out)
     if p.get("LogType") == "Tail":
         answer["LogResult"] = out.log_tail
     return answer
+
+
+#: The REPORT line of recent synchronous invocations by request id, for the cost guard to
+#: settle Invoke's estimate to the billed duration (AWS writes it to CloudWatch Logs).
+REPORTS: dict[str, str] = {}
+_REPORTS_KEPT = 1000
+_REPORTS_LOCK = threading.Lock()
+
+
+def _remember_report(out: Invocation) -> None:
+    line = next((ln for ln in reversed(out.log_lines) if ln.startswith("REPORT ")), None)
+    if line is None:
+        return
+    with _REPORTS_LOCK:
+        REPORTS[out.request_id] = line
+        while len(REPORTS) > _REPORTS_KEPT:
+            REPORTS.pop(next(iter(REPORTS)))
 
 
 def _busy(arn: str) -> int:
@@ -510,6 +528,7 @@ def _reset() -> None:
 
     POOL.drop(None)
     ASYNC_RESULTS.clear()
+    REPORTS.clear()
     with _BRIDGE_LOCK:
         if _BRIDGE is not None:
             _BRIDGE.close()
