@@ -238,7 +238,9 @@ for _service, _ops, _why in (
     (
         "glue",
         ("CreateTrigger", "UpdateTrigger", "StartTrigger"),
-        "Glue triggers start jobs and crawlers on the account's behalf",
+        "Glue triggers start jobs and crawlers on the account's behalf (on a schedule or an "
+        "event, even after the lab closes), and the guard cannot price what they start; start "
+        "them yourself with glue.start_job_run / glue.start_crawler (priced, bounded by Timeout)",
     ),
     (
         "glue",
@@ -291,12 +293,16 @@ for _service, _ops, _why in (
     (
         "sfn",
         ("CreateStateMachine", "UpdateStateMachine", "StartExecution", "StartSyncExecution"),
-        "a state machine starts what its definition names on the account's behalf",
+        "a state machine starts what its definition names on the account's behalf, which the "
+        "guard does not price; make the steps' calls from the notebook (each is priced) or use "
+        "a SageMaker Pipeline (StartPipelineExecution is priced step by step)",
     ),
     (
         "scheduler",
         ("CreateSchedule", "UpdateSchedule"),
-        "schedules start their targets on the account's behalf",
+        "schedules start their targets on the account's behalf again and again, even after the "
+        "lab closes, and the guard cannot price them; call the target once from the notebook "
+        "(priced) instead",
     ),
     ("codebuild", ("StartBuild", "CreateProject"), "CodeBuild builds bill per build-minute"),
     ("mwaa", ("CreateEnvironment",), "Managed Airflow environments bill every hour"),
