@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pytest
+from botocore.exceptions import WaiterError
 
 from mllab.checks import lab04 as c
-from tests.checks.verdicts import verdict
+from tests.checks.verdicts import outcome, verdict
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -963,3 +965,263 @@ def test_security_wrong_states_miss(lab: Any, kwargs: dict[str, Any], needle: st
     }
     job = secure_state(lab, policy=policies.get(kind or ""), **kwargs)
     assert needle in verdict(c.check_security, lab, job)
+
+
+# --------------------------------------------------------------------------- serverless
+SCORED = ["amount", "hour", "velocity_1h", "amount_vs_avg"]  # what tiny_job trains on
+
+
+def deploy(lab: Any, name: str, config: str, variants: list[dict[str, Any]]) -> None:
+    """Create ``config`` and point ``name`` at it (created, or updated when it runs)."""
+    sm = lab.client("sagemaker")
+    sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=variants)
+    names = [e["EndpointName"] for e in sm.list_endpoints()["Endpoints"]]
+    if name in names:
+        sm.update_endpoint(EndpointName=name, EndpointConfigName=config)
+    else:
+        sm.create_endpoint(EndpointName=name, EndpointConfigName=config)
+    wait_in_service(lab, name)
+
+
+def serverless(model: str = "fraud-v1", memory: int = 1024, conc: int = 2, **kw: Any) -> Any:
+    return [
+        {
+            "VariantName": kw.get("variant", "AllTraffic"),
+            "ModelName": model,
+            "ServerlessConfig": {"MemorySizeInMB": memory, "MaxConcurrency": conc},
+        }
+    ]
+
+
+def instance(model: str, itype: str = "ml.t2.medium") -> list[dict[str, Any]]:
+    return [
+        {
+            "VariantName": "AllTraffic",
+            "ModelName": model,
+            "InstanceType": itype,
+            "InitialInstanceCount": 1,
+        }
+    ]
+
+
+def copy_artifact(lab: Any, art: str, key: str) -> str:
+    bucket, src = art.removeprefix("s3://").split("/", 1)
+    lab.client("s3").copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": src})
+    return f"s3://{bucket}/{key}"
+
+
+def test_serverless_passes_then_wrong_and_faked_states_miss(lab: Any) -> None:
+    image, art = hosted(lab)
+    job = lab.job_name("host")
+
+    def judge() -> str:
+        return outcome(c.verify_serverless, lab, "fraud-analyst", "fraud-v1", job, SCORED)
+
+    deploy(lab, "fraud-analyst", "s1", serverless())
+    assert judge() == "PASS"
+    # alternative: another variant name, the endpoint updated onto a second config
+    deploy(lab, "fraud-analyst", "s2", serverless(variant="analyst"))
+    assert judge() == "PASS"
+    # wrong: the stated numbers
+    deploy(lab, "fraud-analyst", "s3", serverless(memory=2048))
+    assert "MemorySizeInMB is 2048; the text asks for 1024" in judge()
+    deploy(lab, "fraud-analyst", "s4", serverless(conc=5))
+    assert "MaxConcurrency is 5" in judge()
+    # wrong: another model
+    deploy(lab, "fraud-analyst", "s5", serverless(model="fraud-v2"))
+    assert "serves the model 'fraud-v2'" in judge()
+    # fake: a serverless config exists, but the endpoint runs an instance-based one
+    lab.client("sagemaker").create_endpoint_config(
+        EndpointConfigName="fraud-analyst-serverless", ProductionVariants=serverless()
+    )
+    deploy(lab, "fraud-analyst", "s6", instance("fraud-v1"))
+    assert "no ServerlessConfig" in judge()
+    # fake: fraud-v1 re-created from a copy of the artifact placed by hand
+    deploy(lab, "fraud-analyst", "s7", serverless())
+    sm = lab.client("sagemaker")
+    sm.delete_model(ModelName="fraud-v1")
+    sm.create_model(
+        ModelName="fraud-v1",
+        ExecutionRoleArn=lab.role_arn,
+        PrimaryContainer={"Image": image, "ModelDataUrl": copy_artifact(lab, art, "x/copy.tar.gz")},
+    )
+    got = judge()
+    assert "not the artifact" in got and "a copy placed by hand" in got
+
+
+# --------------------------------------------------------------------------- batch transform
+def nightly(lab: Any, rows: int = 60) -> str:
+    from mllab.datasets import card_transactions
+
+    data = card_transactions(rows, seed=5)[["card_id", *SCORED]]
+    lab.client("s3").put_object(
+        Bucket=lab.bucket,
+        Key="fraud/batch/input/accounts.csv",
+        Body=data.to_csv(header=False, index=False).encode(),
+    )
+    return f"s3://{lab.bucket}/fraud/batch/input/"
+
+
+def transform(lab: Any, name: str, **kw: Any) -> str:
+    sm = lab.client("sagemaker")
+    dp = kw.get("dp", {"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$"})
+    sm.create_transform_job(
+        TransformJobName=name,
+        ModelName="fraud-v1",
+        BatchStrategy=kw.get("strategy", "MultiRecord"),
+        TransformInput={
+            "DataSource": {
+                "S3DataSource": {
+                    "S3DataType": "S3Prefix",
+                    "S3Uri": f"s3://{lab.bucket}/fraud/batch/input/",
+                }
+            },
+            "ContentType": "text/csv",
+            "SplitType": kw.get("split", "Line"),
+        },
+        TransformOutput={
+            "S3OutputPath": f"s3://{lab.bucket}/{kw.get('out', 'fraud/batch/output')}",
+            "Accept": "text/csv",
+            "AssembleWith": kw.get("assemble", "Line"),
+        },
+        TransformResources={"InstanceType": "ml.m5.large", "InstanceCount": 1},
+        **({"DataProcessing": dp} if dp else {}),
+    )
+    try:
+        sm.get_waiter("transform_job_completed_or_stopped").wait(
+            TransformJobName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 300}
+        )
+    except WaiterError:
+        pass  # a job that fails is a state under test
+    return name
+
+
+def test_batch_passes_then_wrong_settings_miss(lab: Any) -> None:
+    hosted(lab)
+    src = nightly(lab)
+    out = f"s3://{lab.bucket}/fraud/batch/output"
+
+    def judge(job: str, where: str = out) -> str:
+        return outcome(c.verify_batch, lab, job, src, where)
+
+    good = transform(lab, "good")
+    assert judge(good) == "PASS"
+    assert c.verify_batch(lab, good, src, out).startswith("60 lines = input line + score")
+    # alternative: one record per request, the whole joined record kept without OutputFilter,
+    # the input filter as a closed slice of the 4 feature columns, paths written without the trailing slash
+    alt = transform(
+        lab,
+        "alt",
+        strategy="SingleRecord",
+        out="fraud/batch/alt",
+        dp={"InputFilter": "$[1:5]", "JoinSource": "Input"},
+    )
+    assert (
+        outcome(c.verify_batch, lab, alt, src.rstrip("/"), f"s3://{lab.bucket}/fraud/batch/alt")
+        == "PASS"
+    )
+    # wrong: the stated output path
+    assert "the text asks for" in judge(good, f"s3://{lab.bucket}/fraud/batch/out")
+    # wrong: no join (scores only)
+    nojoin = transform(lab, "nojoin", out="fraud/batch/nojoin", dp={"InputFilter": "$[1:]"})
+    assert "JoinSource is None" in judge(nojoin, f"s3://{lab.bucket}/fraud/batch/nojoin")
+    # wrong: records not reassembled by line
+    glued = transform(lab, "glued", out="fraud/batch/glued", assemble="None")
+    assert "AssembleWith is None" in judge(glued, f"s3://{lab.bucket}/fraud/batch/glued")
+    # wrong: the model sees the card id too (no input filter): the job fails or scores differ
+    seen = transform(lab, "seen", out="fraud/batch/seen", dp={"JoinSource": "Input"})
+    got = judge(seen, f"s3://{lab.bucket}/fraud/batch/seen")
+    assert "is Failed" in got or "differ from what fraud-v1's artifact scores" in got
+
+
+def test_batch_output_written_by_the_notebook_misses(lab: Any) -> None:
+    hosted(lab)
+    src = nightly(lab, rows=30)
+    out = f"s3://{lab.bucket}/fraud/batch/output"
+    job = transform(lab, "nightly")
+    assert outcome(c.verify_batch, lab, job, src, out) == "PASS"
+    s3 = lab.client("s3")
+    key = "fraud/batch/output/accounts.csv.out"
+    written = s3.get_object(Bucket=lab.bucket, Key=key)["Body"].read()
+    # fake: the notebook writes the joined file itself (here the job's own bytes, later)
+    time.sleep(c.CLOCK_SLACK + 1)
+    s3.put_object(Bucket=lab.bucket, Key=key, Body=written)
+    assert "outside the job's run" in outcome(c.verify_batch, lab, job, src, out)
+
+
+def test_batch_scores_not_from_the_model_miss(lab: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    hosted(lab)
+    src = nightly(lab, rows=30)
+    out = f"s3://{lab.bucket}/fraud/batch/output"
+    job = transform(lab, "nightly")
+    s3 = lab.client("s3")
+    key = "fraud/batch/output/accounts.csv.out"
+    lines = s3.get_object(Bucket=lab.bucket, Key=key)["Body"].read().decode().splitlines()
+    forged = [ln.rsplit(",", 1)[0] + ",0.5" for ln in lines]
+    s3.put_object(Bucket=lab.bucket, Key=key, Body="\n".join(forged).encode())
+    monkeypatch.setattr(c, "CLOCK_SLACK", 3600.0)  # judge the content alone
+    assert "sampled scores" in outcome(c.verify_batch, lab, job, src, out)
+
+
+# --------------------------------------------------------------------------- drill
+def test_drill_repaired_endpoint_passes_copied_artifact_and_wrong_repairs_miss(lab: Any) -> None:
+    image, art = hosted(lab)
+    sm = lab.client("sagemaker")
+    job = lab.job_name("host")
+    typed = f"s3://{lab.bucket}/fraud/models/{job}/model.tar.gz"
+
+    def model(name: str, url: str) -> str:
+        sm.create_model(
+            ModelName=name,
+            ExecutionRoleArn=lab.role_arn,
+            PrimaryContainer={"Image": image, "ModelDataUrl": url},
+        )
+        return name
+
+    def judge() -> str:
+        return outcome(c.verify_drill, lab, "fraud-staging", job, SCORED)
+
+    def redeploy(config: str, variants: list[dict[str, Any]] | None = None) -> None:
+        sm.delete_endpoint(EndpointName="fraud-staging")
+        sm.get_waiter("endpoint_deleted").wait(
+            EndpointName="fraud-staging", WaiterConfig={"Delay": 1, "MaxAttempts": 120}
+        )
+        if variants is not None:
+            sm.create_endpoint_config(EndpointConfigName=config, ProductionVariants=variants)
+        sm.create_endpoint(EndpointName="fraud-staging", EndpointConfigName=config)
+        try:
+            wait_in_service(lab, "fraud-staging")
+        except Exception:  # noqa: BLE001 - a Failed endpoint is a state under test
+            pass
+
+    # the colleague's deployment: the typed path does not exist, the endpoint fails
+    sm.create_endpoint_config(
+        EndpointConfigName="colleague", ProductionVariants=instance(model("typed", typed))
+    )
+    sm.create_endpoint(EndpointName="fraud-staging", EndpointConfigName="colleague")
+    try:
+        wait_in_service(lab, "fraud-staging")
+    except Exception:  # noqa: BLE001 - the waiter raises on Failed
+        pass
+    # wrong: left as it is
+    assert "fraud-staging is Failed" in judge()
+    # fake: v1's artifact copied by hand to the typed path, the colleague's config reused
+    copy_artifact(lab, art, typed.split("/", 3)[3])
+    redeploy("colleague")
+    assert "a copy of the artifact placed by hand is not the fix" in judge()
+    # wrong: repaired on a bigger instance
+    redeploy("big", instance(model("fixed", art), "ml.m5.large"))
+    assert "one ml.t2.medium instance, as before" in judge()
+    # wrong: repaired with another job's artifact
+    other = tiny_job(lab, lab.job_name("other"), "2")
+    other_art = sm.describe_training_job(TrainingJobName=other)["ModelArtifacts"][
+        "S3ModelArtifacts"
+    ]
+    redeploy("other", instance(model("other", other_art)))
+    assert f"not {job}'s artifact" in judge()
+    # the fix: a new model on the job's artifact, a new config
+    redeploy("fixed", instance("fixed"))
+    assert judge() == "PASS"
+    # alternative: the existing fraud-v1 model (same artifact) in a config of its own
+    redeploy("v1", instance("fraud-v1"))
+    assert judge() == "PASS"

@@ -900,3 +900,335 @@ def check_teardown(
         f"{len(left)} resource(s) of this lab run are still there:\n" + "\n".join(left),
     )
     req.note("every resource this run created is gone (the KMS key pending deletion)")
+
+
+# --------------------------------------------------------------------------- requirements 5, 7, drill
+# These return the note of the PASS line and raise CheckFailed with what is missing
+# (``with requirement(...) as req: req.note(lab04.verify_x(lab, ...))``).
+
+#: Seconds of clock difference allowed between S3's LastModified and SageMaker's job times.
+CLOCK_SLACK = 5.0
+
+
+def _need(ok: Any, message: str) -> None:
+    if not ok:
+        from mllab.checks.core import fail
+
+        fail(message)
+
+
+def _aware(t: Any) -> dt.datetime:
+    if isinstance(t, dt.datetime):
+        return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(str(t)).astimezone(dt.UTC)
+
+
+def _split_uri(uri: str) -> tuple[str, str]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def model_artifact(lab: Any, model_name: str) -> str:
+    """``PrimaryContainer.ModelDataUrl`` of a SageMaker model (``DescribeModel``). Free."""
+    d = lab.client("sagemaker").describe_model(ModelName=model_name)
+    container = d.get("PrimaryContainer") or (d.get("Containers") or [{}])[0]
+    return str(container.get("ModelDataUrl", ""))
+
+
+def _job_artifact(lab: Any, job_name: str) -> str:
+    d = lab.client("sagemaker").describe_training_job(TrainingJobName=job_name)
+    return str(d.get("ModelArtifacts", {}).get("S3ModelArtifacts", ""))
+
+
+def _same_bytes(lab: Any, a: str, b: str) -> bool:
+    s3 = lab.client("s3")
+    try:
+        heads = [s3.head_object(Bucket=bk, Key=k) for bk, k in (_split_uri(a), _split_uri(b))]
+    except ClientError:
+        return False
+    return bool(heads[0]["ETag"] == heads[1]["ETag"])
+
+
+def probe_rows(features: Sequence[str], n: int = 3, seed: int = 11) -> Any:
+    """``n`` seeded card transactions (the ``features`` columns) to send to an endpoint."""
+    from mllab.datasets import card_transactions
+
+    return card_transactions(max(n, 20), seed=seed)[list(features)].head(n)
+
+
+def local_scores(lab: Any, artifact_uri: str, rows: Any) -> np.ndarray:
+    """What the built-in XGBoost artifact at ``artifact_uri`` answers for ``rows`` (no endpoint)."""
+    import xgboost as xgb
+
+    from mllab.checks.lab03 import load_xgboost
+
+    booster = load_xgboost(lab, artifact_uri)
+    return np.asarray(booster.predict(xgb.DMatrix(np.asarray(rows, dtype=float))), dtype=float)
+
+
+def _invoke(lab: Any, name: str, row: Sequence[Any]) -> float:
+    body = ",".join(str(v) for v in row)
+    answer = lab.client("sagemaker-runtime").invoke_endpoint(
+        EndpointName=name, ContentType="text/csv", Body=body
+    )
+    text = answer["Body"].read().decode("utf-8").strip()
+    try:
+        return float(text.split(",")[0])
+    except ValueError:
+        from mllab.checks.core import fail
+
+        fail(f"{name} answered {text[:80]!r} to a text/csv row, not a score")
+        raise  # unreachable
+
+
+def _serves(lab: Any, name: str, artifact: str, features: Sequence[str]) -> list[float]:
+    """Invoke ``name`` with a few seeded rows; each answer must be what ``artifact`` scores."""
+    rows = probe_rows(features)
+    want = local_scores(lab, artifact, rows)
+    got = [_invoke(lab, name, r) for r in rows.itertuples(index=False)]
+    for g, w in zip(got, want, strict=True):
+        _need(
+            0.0 <= g <= 1.0 and abs(g - w) < 1e-4,
+            f"{name} answered {g:.6f} where the model artifact {artifact} scores {w:.6f}: the "
+            "endpoint does not serve that model",
+        )
+    return got
+
+
+def verify_serverless(
+    lab: Any,
+    name: str,
+    model: str,
+    job_name: str,
+    features: Sequence[str],
+    *,
+    memory_mb: int = 1024,
+    max_concurrency: int = 2,
+) -> str:
+    """Requirement 5: ``name`` is a serverless endpoint serving ``model`` (the artifact of
+    ``job_name``) with ``memory_mb`` MB and ``max_concurrency`` concurrent invocations.
+
+    Reads ``DescribeEndpoint``, the endpoint's own config and ``DescribeModel``, then invokes the
+    endpoint with a few seeded rows and compares each answer with what the training job's
+    artifact scores locally. A serverless config that exists but is not the endpoint's, or a
+    model made from a copy of the artifact, does not pass. A few serverless requests.
+    """
+    ep = endpoint(lab, name)
+    _need(ep.status == "InService", f"{name} is {ep.status}: {ep.failure_reason}")
+    _need(
+        len(ep.variants) == 1,
+        f"{name} has {len(ep.variants)} production variants; the analyst tool needs one",
+    )
+    v = ep.variants[0]
+    cfg = v.serverless or {}
+    _need(
+        bool(cfg) and not v.instance_type,
+        f"the variant of {name}'s config {ep.config} runs on {v.instance_type or 'nothing'} with "
+        "no ServerlessConfig: a serverless variant has ServerlessConfig and no instance type or "
+        "count (describe_endpoint_config(EndpointConfigName=...)['ProductionVariants'])",
+    )
+    _need(
+        cfg.get("MemorySizeInMB") == memory_mb,
+        f"ServerlessConfig.MemorySizeInMB is {cfg.get('MemorySizeInMB')}; the text asks for "
+        f"{memory_mb} MB",
+    )
+    _need(
+        cfg.get("MaxConcurrency") == max_concurrency,
+        f"ServerlessConfig.MaxConcurrency is {cfg.get('MaxConcurrency')}; the text allows at most "
+        f"{max_concurrency} concurrent invocations",
+    )
+    _need(v.model == model, f"{name} serves the model {v.model!r}, not {model}")
+    url, artifact = model_artifact(lab, v.model), _job_artifact(lab, job_name)
+    _need(
+        url == artifact,
+        f"{model}'s ModelDataUrl is {url}, not the artifact {job_name} wrote ({artifact}; "
+        "describe_training_job(...)['ModelArtifacts']['S3ModelArtifacts'])"
+        + (
+            ": a copy placed by hand is not the job's output"
+            if _same_bytes(lab, url, artifact)
+            else ""
+        ),
+    )
+    scores = _serves(lab, name, artifact, features)
+    return (
+        f"serverless {cfg['MemorySizeInMB']} MB, MaxConcurrency {cfg['MaxConcurrency']}, serving "
+        f"{model}; {len(scores)} rows scored as the artifact scores them (e.g. {scores[0]:.4f})"
+    )
+
+
+def verify_batch(
+    lab: Any,
+    job_name: str,
+    input_uri: str,
+    output_uri: str,
+    *,
+    model: str = "fraud-v1",
+    instance_type: str = "ml.m5.large",
+    sample: int = 200,
+) -> str:
+    """Requirement 7: a batch transform of ``input_uri`` by ``model`` that writes, under
+    ``output_uri``, each input line followed by its score.
+
+    Reads ``DescribeTransformJob`` (model, instance, input and output paths, ``SplitType``,
+    ``AssembleWith``, ``DataProcessing``), the input and output objects in S3, and rescores a
+    sample of the lines locally with the model's artifact (the id column left out). The output
+    object must have been written while the job ran (its ``LastModified`` between
+    ``TransformStartTime`` and ``TransformEndTime``): a file the notebook wrote, next to a job,
+    does not pass. Free apart from the S3 GETs.
+    """
+    from mllab.checks.inspect import transform_job
+
+    job = transform_job(lab, job_name)
+    _need(job.status == "Completed", f"{job_name} is {job.status}: {job.failure_reason}")
+    _need(job.model == model, f"{job_name} runs the model {job.model!r}; the text says {model}")
+    count = int(job.raw.get("TransformResources", {}).get("InstanceCount", 0))
+    _need(
+        job.instance_type == instance_type and count == 1,
+        f"TransformResources is {count} x {job.instance_type}; the text says one {instance_type}",
+    )
+    _need(
+        job.input_uri.rstrip("/") == input_uri.rstrip("/"),
+        f"the job reads {job.input_uri}; the accounts file is under {input_uri} "
+        "(TransformInput.DataSource.S3DataSource.S3Uri)",
+    )
+    _need(
+        job.output_uri.rstrip("/") == output_uri.rstrip("/"),
+        f"TransformOutput.S3OutputPath is {job.output_uri}; the text asks for {output_uri}",
+    )
+    _need(
+        job.content_type.split(";")[0] == "text/csv",
+        f"TransformInput.ContentType is {job.content_type or 'not set'}: the accounts are text/csv",
+    )
+    _need(
+        job.split_type == "Line",
+        f"TransformInput.SplitType is {job.split_type}: split the CSV into records by line",
+    )
+    _need(
+        job.assemble_with == "Line",
+        f"TransformOutput.AssembleWith is {job.assemble_with}: without Line the output records "
+        "are not one per line",
+    )
+    _need(
+        job.data_processing.get("JoinSource") == "Input",
+        f"DataProcessing.JoinSource is {job.data_processing.get('JoinSource', 'None')}: join each "
+        "prediction to its input record (Input)",
+    )
+    bucket, in_prefix = _split_uri(input_uri.rstrip("/") + "/")
+    ins = s3_objects(lab, in_prefix, bucket, at_least=1)
+    _, out_prefix = _split_uri(output_uri.rstrip("/") + "/")
+    outs = s3_objects(lab, out_prefix, bucket)
+    start = _aware(job.raw.get("TransformStartTime") or job.raw.get("CreationTime"))
+    end = _aware(job.raw.get("TransformEndTime") or start)
+    artifact = model_artifact(lab, model)
+    lines_in, scored = 0, 0
+    for key in ins.keys:
+        rel = key[len(in_prefix) :]
+        out_key = f"{out_prefix}{rel}.out"
+        _need(
+            out_key in outs.keys,
+            f"no {out_key} under {output_uri} for the input {key} (found {outs.keys}): batch "
+            "transform writes <input name>.out",
+        )
+        head = lab.client("s3").head_object(Bucket=bucket, Key=out_key)
+        written = _aware(head["LastModified"])
+        slack = dt.timedelta(seconds=CLOCK_SLACK)
+        _need(
+            start - slack <= written <= end + slack,
+            f"s3://{bucket}/{out_key} was last written at {written:%H:%M:%S}, outside the job's "
+            f"run {start:%H:%M:%S}-{end:%H:%M:%S} (TransformStartTime/TransformEndTime): the "
+            "output must be what the transform job wrote; run the job again instead of writing "
+            "the file",
+        )
+        src = ins.read(lab, key).decode("utf-8").splitlines()
+        got = outs.read(lab, out_key).decode("utf-8").splitlines()
+        _need(
+            len(got) == len(src),
+            f"{len(src)} input lines in {key} but {len(got)} output lines in {out_key}",
+        )
+        tails = []
+        for i, (s, g) in enumerate(zip(src, got, strict=True)):
+            _need(
+                g.startswith(s + ","),
+                f"output line {i + 1} is {g[:60]!r}: it must start with its input line {s[:40]!r}",
+            )
+            tail = g[len(s) + 1 :]
+            try:
+                value = float(tail)
+            except ValueError:
+                value = float("nan")
+            _need(
+                "," not in tail and 0.0 <= value <= 1.0,
+                f"line {i + 1} ends with {tail!r}, not one score",
+            )
+            tails.append(value)
+        step = max(1, len(src) // sample)
+        idx = list(range(0, len(src), step))
+        feats = [[float(x) for x in src[i].split(",")[1:]] for i in idx]
+        want = local_scores(lab, artifact, feats)
+        bad = [i + 1 for i, w in zip(idx, want, strict=True) if abs(tails[i] - w) >= 1e-4]
+        _need(
+            not bad,
+            f"{len(bad)} of {len(idx)} sampled scores (e.g. line {bad[:1]}) differ from what "
+            f"{model}'s artifact scores for the line without its first column: the model must "
+            "see the features only, not the card id (DataProcessing.InputFilter)",
+        )
+        lines_in += len(src)
+        scored += len(idx)
+    return (
+        f"{lines_in} lines = input line + score, written by {job_name}; {scored} scores match "
+        f"{model}'s artifact"
+    )
+
+
+def verify_drill(
+    lab: Any,
+    name: str,
+    job_name: str,
+    features: Sequence[str],
+    *,
+    instance_type: str = "ml.t2.medium",
+) -> str:
+    """The drill: ``name`` repaired, serving ``job_name``'s real artifact on one
+    ``instance_type``, ``InService`` and answering CSV as that artifact scores.
+
+    Reads ``DescribeEndpoint``, its config, ``DescribeModel`` and the training job's
+    ``ModelArtifacts``, then invokes the endpoint with a few seeded rows. An artifact copied by
+    hand to the path the colleague typed does not pass (the colleague's model would then load,
+    but it still reads a path no training job wrote): the fix is a new model on the job's
+    artifact. A few real-time requests.
+    """
+    ep = endpoint(lab, name)
+    _need(
+        ep.status == "InService",
+        f"{name} is {ep.status}: {ep.failure_reason or 'read describe_endpoint(...)'}"
+        + (
+            " (a Failed endpoint can only be deleted: delete_endpoint, wait, create it again)"
+            if ep.status == "Failed"
+            else ""
+        ),
+    )
+    _need(
+        len(ep.variants) == 1
+        and ep.variants[0].instance_type == instance_type
+        and ep.variants[0].instance_count == 1,
+        f"{name} runs {[(v.instance_type, v.instance_count) for v in ep.variants]}; one "
+        f"{instance_type} instance, as before",
+    )
+    url, artifact = model_artifact(lab, ep.variants[0].model), _job_artifact(lab, job_name)
+    if url != artifact and _same_bytes(lab, url, artifact):
+        _need(
+            False,
+            f"{name}'s model {ep.variants[0].model} still reads {url}: a copy of the artifact "
+            "placed by hand is not the fix; create a model whose ModelDataUrl is the job's "
+            f"ModelArtifacts.S3ModelArtifacts ({artifact}) and an endpoint config for it",
+        )
+    _need(
+        url == artifact,
+        f"{name}'s model {ep.variants[0].model} reads {url}, not {job_name}'s artifact "
+        f"({artifact}; describe_training_job(...)['ModelArtifacts']['S3ModelArtifacts'])",
+    )
+    scores = _serves(lab, name, artifact, features)
+    return (
+        f"InService on one {instance_type}, model {ep.variants[0].model} on "
+        f"{artifact.split('/', 3)[-1]}; answered {scores[0]:.4f} as the artifact scores"
+    )
