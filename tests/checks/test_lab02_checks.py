@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +21,7 @@ import pandas as pd
 import pytest
 
 from mllab.checks import lab02 as c
-from tests.checks.verdicts import verdict
+from tests.checks.verdicts import outcome, verdict
 
 PEPPER = b"lab02-demo-key"
 
@@ -422,3 +423,386 @@ def test_features_pass_and_sklearn_onehot_alternative_passes(lab: Any) -> None:
 )
 def test_features_wrong_states_miss(lab: Any, kwargs: dict[str, Any], needle: str) -> None:
     assert needle in verdict(c.check_features, lab, *features_state(lab, **kwargs))
+
+
+# --------------------------------------------------------------------------- requirements 6-8
+SEGMENT_COLS = [
+    "log_spend",
+    "tenure_months",
+    "data_gb",
+    "support_calls",
+    "age",
+    "n_complaint_tokens",
+]
+
+
+@pytest.fixture(scope="module")
+def z() -> dict[str, Any]:
+    """The features of requirement 4 and their standardised copies (training statistics)."""
+    _, tr, va, _ = sanitised()
+    regions = sorted(tr["region"].unique())
+    X_train, X_valid = make_features(tr, regions), make_features(va, regions)
+    mu, sd = X_train.mean(), X_train.std().replace(0, 1)
+    return {
+        "X_train": X_train,
+        "X_valid": X_valid,
+        "y_train": tr["churned"],
+        "y_valid": va["churned"],
+        "Z_train": ((X_train - mu) / sd).astype("float32"),
+        "Z_valid": ((X_valid - mu) / sd).astype("float32"),
+    }
+
+
+def put(lab: Any, key: str, body: bytes) -> str:
+    lab.client("s3").put_object(Bucket=lab.bucket, Key=key, Body=body)
+    return key
+
+
+def drop(lab: Any, *keys: str) -> None:
+    for key in keys:
+        lab.client("s3").delete_object(Bucket=lab.bucket, Key=key)
+
+
+def rec(X: Any, y: Any = None) -> bytes:
+    from mllab.formats.recordio import write_dense
+
+    arr = np.asarray(X, dtype="float32")
+    return write_dense(arr) if y is None else write_dense(arr, np.asarray(y, dtype="float32"))
+
+
+def csv(X: Any) -> bytes:
+    return pd.DataFrame(np.asarray(X)).to_csv(header=False, index=False).encode()
+
+
+def train(
+    lab: Any,
+    name: str,
+    algo: str,
+    hp: dict[str, str],
+    channels: dict[str, tuple[str, str]],
+    runtime: int = 300,
+) -> dict[str, Any]:
+    """Run a training job of a built-in ``algo`` on ``{channel: (key or prefix, ContentType)}``."""
+    from sagemaker.core import image_uris
+
+    version = {"version": "1.7-1"} if algo == "xgboost" else {}
+    request = {
+        "TrainingJobName": lab.job_name(name),
+        "AlgorithmSpecification": {
+            "TrainingImage": image_uris.retrieve(algo, region=lab.region, **version),
+            "TrainingInputMode": "File",
+        },
+        "HyperParameters": hp,
+        "InputDataConfig": [
+            {
+                "ChannelName": ch,
+                "ContentType": ctype,
+                "DataSource": {
+                    "S3DataSource": {
+                        "S3DataType": "S3Prefix",
+                        "S3Uri": f"s3://{lab.bucket}/{where}",
+                    }
+                },
+            }
+            for ch, (where, ctype) in channels.items()
+        ],
+        "RoleArn": lab.role_arn,
+        "OutputDataConfig": {"S3OutputPath": f"s3://{lab.bucket}/models/"},
+        "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 5},
+        "StoppingCondition": {"MaxRuntimeInSeconds": runtime},
+    }
+    run(lab, request)
+    return request
+
+
+def run(lab: Any, request: dict[str, Any]) -> str:
+    from botocore.exceptions import WaiterError
+
+    sm = lab.client("sagemaker")
+    sm.create_training_job(**request)
+    try:
+        sm.get_waiter("training_job_completed_or_stopped").wait(
+            TrainingJobName=request["TrainingJobName"],
+            WaiterConfig={"Delay": 1, "MaxAttempts": 300},
+        )
+    except WaiterError:
+        pass  # a failed job is a state under test
+    return str(request["TrainingJobName"])
+
+
+REC = "application/x-recordio-protobuf"
+
+
+def pca_hp(z: dict[str, Any], n: str = "5", **kw: str) -> dict[str, str]:
+    return {
+        "feature_dim": str(z["Z_train"].shape[1]),
+        "num_components": n,
+        "mini_batch_size": "256",
+        **kw,
+    }
+
+
+def test_pca_passes_then_wrong_and_rewritten_data_miss(lab: Any, z: dict[str, Any]) -> None:
+    def judge(name: str) -> str:
+        return outcome(c.verify_pca, lab, lab.job_name(name))
+
+    put(lab, "eda/pca/train/train.rec", rec(z["Z_train"]))
+    train(lab, "pca", "pca", pca_hp(z), {"train": ("eda/pca/train/", REC)})
+    assert judge("pca") == "PASS"
+    # alternative: the S3 URI of the object itself, randomized mode, another batch size, 4 minutes
+    train(
+        lab,
+        "pca-alt",
+        "pca",
+        pca_hp(z, algorithm_mode="randomized", mini_batch_size="100"),
+        {"train": ("eda/pca/train/train.rec", REC)},
+        runtime=240,
+    )
+    assert judge("pca-alt") == "PASS"
+    # wrong: another number of components
+    train(lab, "pca-3", "pca", pca_hp(z, "3"), {"train": ("eda/pca/train/", REC)})
+    assert "num_components is 3; the text asks for 5" in judge("pca-3")
+    # wrong states whose data sit below the prefix for the time of their job
+    wrong = {
+        "raw": (rec(z["X_train"]), "not standardised with the training mean"),
+        "all": (  # every customer, standardised with the statistics of all of them
+            rec(
+                (lambda a: (a - a.mean()) / a.std().replace(0, 1))(
+                    pd.concat([z["X_train"], z["X_valid"]])
+                )
+            ),
+            "training customers (about 80%)",
+        ),
+    }
+    for tag, (body, needle) in wrong.items():
+        key = put(lab, f"eda/pca/train/{tag}/train.rec", body)
+        train(lab, f"pca-{tag}", "pca", pca_hp(z), {"train": (f"eda/pca/train/{tag}/", REC)})
+        assert needle in judge(f"pca-{tag}"), tag
+        drop(lab, key)
+    # wrong: CSV where the requirement asks for recordIO-protobuf
+    key = put(lab, "eda/pca/train/csv/train.csv", csv(z["Z_train"]))
+    train(
+        lab, "pca-csv", "pca", pca_hp(z), {"train": ("eda/pca/train/csv/", "text/csv;label_size=0")}
+    )
+    assert "the requirement asks for application/x-recordio-protobuf" in judge("pca-csv")
+    drop(lab, key)
+    # wrong: the data somewhere else
+    put(lab, "eda/elsewhere/train.rec", rec(z["Z_train"]))
+    train(lab, "pca-where", "pca", pca_hp(z), {"train": ("eda/elsewhere/", REC)})
+    assert "the text puts the data under" in judge("pca-where")
+    # fake: the job ran, then the notebook replaced the data the check reads
+    time.sleep(c.CLOCK_SLACK + 1)
+    put(lab, "eda/pca/train/train.rec", rec(z["Z_train"]))
+    assert "after the job started" in judge("pca")
+
+
+def test_drill_same_request_passes_other_fixes_miss(lab: Any, z: dict[str, Any]) -> None:
+    put(lab, "eda/pca-csv/train/train.csv", csv(z["Z_train"]))
+    colleague = train(
+        lab, "colleague", "pca", pca_hp(z), {"train": ("eda/pca-csv/train/", "text/csv")}
+    )
+    broken = colleague["TrainingJobName"]
+
+    def fixed(name: str, ctype: str = "text/csv;label_size=0", **change: Any) -> str:
+        channel = {**colleague["InputDataConfig"][0], "ContentType": ctype}
+        return run(
+            lab,
+            {
+                **colleague,
+                "TrainingJobName": lab.job_name(name),
+                "InputDataConfig": [channel],
+                **change,
+            },
+        )
+
+    def judge(name: str) -> str:
+        return outcome(c.verify_drill, lab, broken, name)
+
+    assert (
+        "Failed"
+        in lab.client("sagemaker").describe_training_job(TrainingJobName=broken)[
+            "TrainingJobStatus"
+        ]
+    )
+    assert judge(fixed("fix")) == "PASS"
+    # alternative: the parameter written with a space, as the CSV media type allows
+    assert judge(fixed("fix-space", "text/csv; label_size=0")) == "PASS"
+    # wrong: other hyperparameters
+    got = judge(fixed("fix-hp", HyperParameters=pca_hp(z, "3")))
+    assert "differs from the colleague's request in the hyperparameters" in got
+    # wrong: a bigger instance
+    got = judge(
+        fixed(
+            "fix-big",
+            ResourceConfig={
+                "InstanceType": "ml.m5.xlarge",
+                "InstanceCount": 1,
+                "VolumeSizeInGB": 5,
+            },
+        )
+    )
+    assert "in ResourceConfig" in got
+    # wrong: still labelled (label_size=1): fails, or completes on one column too few
+    got = judge(fixed("fix-1", "text/csv;label_size=1"))
+    assert "is Failed" in got or "unlabelled CSV must say so" in got
+    # wrong: the CSV declared as recordIO-protobuf
+    got = judge(fixed("fix-rec", REC))
+    assert "is Failed" in got or "unlabelled CSV must say so" in got
+    # fake: requirement 6's recordIO job rerun under the drill's name, the CSV request never fixed
+    put(lab, "eda/pca/train/train.rec", rec(z["Z_train"]))
+    recordio_channel = {
+        **colleague["InputDataConfig"][0],
+        "ContentType": REC,
+        "DataSource": {
+            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": f"s3://{lab.bucket}/eda/pca/train/"}
+        },
+    }
+    name = run(
+        lab,
+        {
+            **colleague,
+            "TrainingJobName": lab.job_name("fix-rec2"),
+            "InputDataConfig": [recordio_channel],
+        },
+    )
+    assert "in the channels' data" in judge(name)
+    # fake: the data changed after the colleague's job, then "fixed"
+    time.sleep(c.CLOCK_SLACK + 1)
+    put(lab, "eda/pca-csv/train/train.csv", csv(z["Z_train"].round(2)))
+    assert "after the colleague's job was created" in judge(fixed("fix-late"))
+
+
+def kmeans_hp(k: int = 4, **kw: str) -> dict[str, str]:
+    return {"k": str(k), "feature_dim": str(len(SEGMENT_COLS)), **kw}
+
+
+def test_kmeans_passes_then_wrong_and_rewritten_data_miss(lab: Any, z: dict[str, Any]) -> None:
+    S_train, S_valid = z["Z_train"][SEGMENT_COLS], z["Z_valid"][SEGMENT_COLS]
+
+    def judge(name: str, k_chosen: int = 4) -> str:
+        return outcome(c.verify_kmeans, lab, lab.job_name(name), k_chosen)
+
+    put(lab, "eda/kmeans/train/train.rec", rec(S_train))
+    put(lab, "eda/kmeans/test/test.rec", rec(S_valid))
+    both = {"train": ("eda/kmeans/train/", REC), "test": ("eda/kmeans/test/", REC)}
+    train(lab, "km", "kmeans", kmeans_hp(mini_batch_size="500", init_method="kmeans++"), both)
+    assert judge("km") == "PASS"
+    # wrong: the plot chose another k than the job uses
+    assert "your elbow plot chose k_chosen=5" in judge("km", 5)
+    # wrong: no test channel
+    train(lab, "km-notest", "kmeans", kmeans_hp(), {"train": both["train"]})
+    assert "give the job a `test` channel" in judge("km-notest")
+    # wrong: k outside what the team can act on
+    train(lab, "km-20", "kmeans", kmeans_hp(20), both)
+    assert "k=20" in judge("km-20", 20)
+    # wrong: the training customers again as the test channel
+    key = put(lab, "eda/kmeans/test/train-again/test.rec", rec(S_train))
+    train(
+        lab,
+        "km-same",
+        "kmeans",
+        kmeans_hp(),
+        {"train": both["train"], "test": ("eda/kmeans/test/train-again/", REC)},
+    )
+    assert "validation customers (about 20%)" in judge("km-same")
+    drop(lab, key)
+    # wrong: every feature instead of the segment columns
+    k1 = put(lab, "eda/kmeans/train/all/train.rec", rec(z["Z_train"]))
+    k2 = put(lab, "eda/kmeans/test/all/test.rec", rec(z["Z_valid"]))
+    train(
+        lab,
+        "km-all",
+        "kmeans",
+        {"k": "4", "feature_dim": str(z["Z_train"].shape[1])},
+        {"train": ("eda/kmeans/train/all/", REC), "test": ("eda/kmeans/test/all/", REC)},
+    )
+    assert "the segments use the 6 SEGMENT_COLS" in judge("km-all")
+    drop(lab, k1, k2)
+    # alternative: unlabelled CSV, k=3, only the required hyperparameters
+    put(lab, "eda/kmeans/train/csv/train.csv", csv(S_train))
+    put(lab, "eda/kmeans/test/csv/test.csv", csv(S_valid))
+    train(
+        lab,
+        "km-csv",
+        "kmeans",
+        kmeans_hp(3),
+        {
+            "train": ("eda/kmeans/train/csv/", "text/csv;label_size=0"),
+            "test": ("eda/kmeans/test/csv/", "text/csv;label_size=0"),
+        },
+    )
+    assert judge("km-csv", 3) == "PASS"
+    # fake: the test data replaced after the job reported test:msd
+    time.sleep(c.CLOCK_SLACK + 1)
+    put(lab, "eda/kmeans/test/csv/test.csv", csv(S_valid))
+    assert "after the job started" in judge("km-csv", 3)
+
+
+XGB_HP = {"objective": "binary:logistic", "eval_metric": "auc", "num_round": "30", "max_depth": "4"}
+
+
+def test_export_passes_then_wrong_files_and_swapped_validation_miss(
+    lab: Any, z: dict[str, Any]
+) -> None:
+    from mllab.datasets import to_builtin_csv
+
+    Xb, yb = oversample(z["X_train"], z["y_train"])
+    files = {
+        "eda/export/train/train.csv": to_builtin_csv(
+            Xb.assign(churned=yb.to_numpy()), label="churned"
+        ),
+        "eda/export/validation/validation.csv": to_builtin_csv(
+            z["X_valid"].assign(churned=z["y_valid"].to_numpy()), label="churned"
+        ),
+        "eda/export/recordio/train.rec": rec(Xb, yb),
+    }
+    for key, body in files.items():
+        put(lab, key, body)
+
+    def judge(name: str) -> str:
+        return outcome(c.verify_export, lab, lab.job_name(name))
+
+    def mutated(key: str, body: bytes, name: str = "xgb") -> str:
+        put(lab, key, body)
+        try:
+            return judge(name)
+        finally:
+            put(lab, key, files[key])
+
+    chans = {ch: (f"eda/export/{ch}/", "text/csv") for ch in ("train", "validation")}
+    train(lab, "xgb", "xgboost", XGB_HP, chans)
+    assert judge("xgb") == "PASS"
+    # alternative: the object URIs themselves, other tree settings
+    train(
+        lab,
+        "xgb-alt",
+        "xgboost",
+        {**XGB_HP, "max_depth": "3", "eta": "0.3", "subsample": "0.9"},
+        {ch: (f"eda/export/{ch}/{ch}.csv", "text/csv") for ch in ("train", "validation")},
+    )
+    assert judge("xgb-alt") == "PASS"
+    # wrong: not the stated number of rounds
+    train(lab, "xgb-100", "xgboost", {**XGB_HP, "num_round": "100"}, chans)
+    assert "the text asks for" in judge("xgb-100")
+    # wrong files, each judged against the passing job
+    tr = "eda/export/train/train.csv"
+    header = b"churned,a,b\n" + files[tr]
+    assert "no header row" in mutated(tr, header)
+    unbalanced = to_builtin_csv(
+        z["X_train"].assign(churned=z["y_train"].to_numpy()), label="churned"
+    )
+    assert "export the balanced training rows" in mutated(tr, unbalanced)
+    leaked = files[tr] + files["eda/export/validation/validation.csv"]
+    assert "also appear in the training file" in mutated(tr, leaked)
+    shuffled = rec(Xb.sample(frac=1.0, random_state=1), yb.sample(frac=1.0, random_state=1))
+    got = mutated("eda/export/recordio/train.rec", shuffled)
+    assert "not the training CSV's rows" in got
+    raw = c.export().to_csv(index=False).encode()
+    key = put(lab, "eda/export/raw/raw.csv", raw)
+    assert "PII in S3" in judge("xgb")
+    drop(lab, key)
+    # fake: the validation file swapped after the job (labels shuffled: same size, same rate)
+    va = "eda/export/validation/validation.csv"
+    y_perm = z["y_valid"].sample(frac=1.0, random_state=5).to_numpy()
+    swapped = to_builtin_csv(z["X_valid"].assign(churned=y_perm), label="churned")
+    assert "now in S3" in mutated(va, swapped)

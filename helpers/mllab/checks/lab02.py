@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from mllab.checks.inspect import s3_objects
+from mllab.checks.inspect import s3_objects, training_job
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 PHONE = re.compile(r"(?:\+\d{1,3}[- ])?\(?\d{3}\)?[- ]\d{3,4}[- ]\d{4}")
@@ -516,4 +516,452 @@ def check_features(
     req.note(
         f"{X_train.shape[1]} features; skew(spend) {before:.2f} -> {after:.2f}; BlazingText: {len(got)} lines, "
         f"{(labels == '__label__1').mean():.0%} churners"
+    )
+
+
+# --------------------------------------------------------------------------- requirements 6-8
+# These return the note of the PASS line and raise CheckFailed with what is missing
+# (``with requirement(...) as req: req.note(lab02.verify_x(lab, ...))``). They read the jobs
+# (``DescribeTrainingJob``) and the data their channels point at, never the notebook's arrays.
+
+#: Seconds of clock difference allowed between S3's LastModified and SageMaker's job times.
+CLOCK_SLACK = 5.0
+RECORDIO = "application/x-recordio-protobuf"
+
+
+def _need(ok: Any, message: str) -> None:
+    if not ok:
+        from mllab.checks.core import fail
+
+        fail(message)
+
+
+def _aware(t: Any) -> Any:
+    import datetime as dt
+
+    if isinstance(t, dt.datetime):
+        return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(str(t)).astimezone(dt.UTC)
+
+
+def customers() -> int:
+    """How many distinct customers the export holds (the rows of ``clean``)."""
+    return len(export().drop_duplicates())
+
+
+def channel_objects(lab: Any, uri: str) -> tuple[str, list[str], Any]:
+    """``(bucket, keys, S3Objects)`` under a channel's S3 URI (at least one object)."""
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    objs = s3_objects(lab, prefix, bucket, at_least=1)
+    return bucket, list(objs.keys), objs
+
+
+def channel_bytes(lab: Any, uri: str) -> bytes:
+    """The bytes of every object under a channel's S3 URI, concatenated."""
+    _, keys, objs = channel_objects(lab, uri)
+    return b"".join(objs.read(lab, k) for k in keys)
+
+
+def channel_matrix(lab: Any, job: Any, channel: str) -> tuple[Any, Any]:
+    """Parse a channel's data as its ContentType says: ``(X, y or None)``."""
+    import numpy as np
+
+    from mllab.formats import recordio
+
+    data = channel_bytes(lab, job.channels[channel])
+    ctype = job.content_types.get(channel, RECORDIO)
+    if ctype.startswith("text/csv"):
+        m = re.search(r"label_size=(\d+)", ctype.replace(" ", ""))
+        size = int(m.group(1)) if m else 1
+        rows = np.loadtxt(io.BytesIO(data), delimiter=",", ndmin=2)
+        return rows[:, size:], (rows[:, 0] if size else None)
+    return recordio.to_numpy(data)
+
+
+def _read_before(lab: Any, job: Any, channel: str, when: Any, what: str) -> None:
+    """Every object of ``channel`` was last written before ``when`` (plus the clock slack)."""
+    import datetime as dt
+
+    bucket, keys, _ = channel_objects(lab, job.channels[channel])
+    limit = _aware(when) + dt.timedelta(seconds=CLOCK_SLACK)
+    s3 = lab.client("s3")
+    for key in keys:
+        written = _aware(s3.head_object(Bucket=bucket, Key=key)["LastModified"])
+        _need(
+            written <= limit,
+            f"s3://{bucket}/{key} was last written at {written:%H:%M:%S}, after {what} "
+            f"({_aware(when):%H:%M:%S}): the check reads what the job read, so the data must "
+            "not change afterwards; write it, then run the job again",
+        )
+
+
+def _under(lab: Any, uri: str, prefix: str) -> bool:
+    base = f"s3://{lab.bucket}/{prefix.rstrip('/')}"
+    return uri.rstrip("/") == base or uri.startswith(base + "/")
+
+
+def _bounded(job: Any, instance_type: str, max_runtime: int) -> None:
+    _need(
+        job.instance_type == instance_type and job.instance_count == 1,
+        f"{job.name} runs on {job.instance_count} x {job.instance_type}; the text says one "
+        f"{instance_type} (ResourceConfig)",
+    )
+    _need(
+        job.max_runtime is not None and int(job.max_runtime) <= max_runtime,
+        f"StoppingCondition.MaxRuntimeInSeconds is {job.max_runtime}; bound the job at "
+        f"{max_runtime} s (the `**common` settings)",
+    )
+
+
+def _standardised(X: Any, what: str) -> None:
+    import numpy as np
+
+    sd = X.std(axis=0, ddof=1)
+    _need(
+        np.allclose(X.mean(axis=0), 0, atol=1e-3) and np.allclose(sd[sd > 1e-6], 1, atol=0.02),
+        f"{what} is not standardised with the training mean and standard deviation (column means "
+        f"{np.round(X.mean(axis=0)[:3], 3).tolist()}..., standard deviations "
+        f"{np.round(sd[:3], 3).tolist()}...): train on Z_train",
+    )
+
+
+def _share(n: int, low: float, high: float, what: str, part: str) -> None:
+    total = customers()
+    _need(
+        low <= n / total <= high,
+        f"{what} holds {n} records, {n / total:.0%} of the {total} customers: it should hold the "
+        f"{part} only, once each",
+    )
+
+
+def verify_pca(
+    lab: Any,
+    job_name: str,
+    *,
+    prefix: str = "eda/pca/train/",
+    components: int = 5,
+    instance_type: str = "ml.m5.large",
+    max_runtime: int = 300,
+) -> str:
+    """Requirement 6: the built-in PCA, ``components`` components, on the standardised training
+    rows in recordIO-protobuf under ``prefix``.
+
+    The record count is compared with the export's customers (the training split is about 80%
+    of them); the records must be standardised with the training statistics (mean 0, standard
+    deviation 1 per feature) and must not have been rewritten after the job started.
+    """
+    job = training_job(lab, job_name)
+    _need(job.status == "Completed", f"{job_name} is {job.status}: {job.failure_reason}")
+    _need(
+        "/pca:" in job.image,
+        f"the image {job.image} is not the built-in PCA (image_uris.retrieve('pca', region))",
+    )
+    _need("train" in job.channels, f"channels {sorted(job.channels)}: PCA trains on `train`")
+    _need(
+        _under(lab, job.channels["train"], prefix),
+        f"the train channel reads {job.channels['train']}; the text puts the data under "
+        f"s3://{lab.bucket}/{prefix}",
+    )
+    ctype = job.content_types.get("train", RECORDIO)
+    _need(
+        ctype.startswith(RECORDIO),
+        f"the train channel's ContentType is {ctype!r}: the requirement asks for {RECORDIO}",
+    )
+    hp = job.hyperparameters
+    missing = {"feature_dim", "num_components", "mini_batch_size"} - set(hp)
+    _need(not missing, f"required hyperparameters missing: {sorted(missing)}")
+    X, _ = channel_matrix(lab, job, "train")
+    _need(
+        int(hp["feature_dim"]) == X.shape[1],
+        f"feature_dim is {hp['feature_dim']} but the records have {X.shape[1]} features",
+    )
+    _need(
+        int(hp["num_components"]) == components,
+        f"num_components is {hp['num_components']}; the text asks for {components}",
+    )
+    _bounded(job, instance_type, max_runtime)
+    _share(len(X), 0.78, 0.82, "the train channel", "training customers (about 80%)")
+    _standardised(X, "the train channel")
+    _read_before(
+        lab,
+        job,
+        "train",
+        job.raw.get("TrainingStartTime") or job.raw["CreationTime"],
+        "the job started",
+    )
+    return (
+        f"{X.shape[0]} x {X.shape[1]} -> {hp['num_components']} components, {ctype}, standardised "
+        f"training rows read by {job_name}"
+    )
+
+
+def verify_drill(lab: Any, broken_name: str, fixed_name: str) -> str:
+    """The drill: the colleague's CSV job failed; the same request with the one ContentType
+    change that fixes it completed, on the same data.
+
+    Compares the two ``DescribeTrainingJob`` answers field by field (image, role, resources,
+    stopping condition, hyperparameters, channels); the CSV must not have been rewritten after
+    the colleague's job was created (a fix made in the data, not in the request, does not pass).
+    """
+    broken = training_job(lab, broken_name)
+    _need(
+        broken.status == "Failed",
+        f"the colleague's job {broken_name} is {broken.status}; it should have failed: rerun the "
+        "given cell that launches it",
+    )
+    fixed = training_job(lab, fixed_name)
+    _need(
+        fixed.status == "Completed",
+        f"{fixed_name} is {fixed.status}: {fixed.failure_reason} (read it with "
+        "failure_reason(lab, job) and job_logs(lab, job))",
+    )
+    same = {
+        "the image": (fixed.image, broken.image),
+        "the role": (fixed.raw.get("RoleArn"), broken.raw.get("RoleArn")),
+        "ResourceConfig": (fixed.raw.get("ResourceConfig"), broken.raw.get("ResourceConfig")),
+        "StoppingCondition": (
+            fixed.raw.get("StoppingCondition"),
+            broken.raw.get("StoppingCondition"),
+        ),
+        "the hyperparameters": (fixed.hyperparameters, broken.hyperparameters),
+        "the channels' data": (fixed.channels, broken.channels),
+    }
+    differ = [k for k, (a, b) in same.items() if a != b]
+    _need(
+        not differ,
+        f"{fixed_name} differs from the colleague's request in {', '.join(differ)}: rerun the same "
+        "request (same data, same hyperparameters); only the channel's ContentType needs to change",
+    )
+    ctype = fixed.content_types.get("train", "")
+    _need(
+        "label_size=0" in ctype.replace(" ", ""),
+        f"ContentType is {ctype!r}: unlabelled CSV must say so",
+    )
+    _read_before(lab, fixed, "train", broken.raw["CreationTime"], "the colleague's job was created")
+    return (
+        f"was: {broken.failure_reason[:100]}...; now Completed with ContentType {ctype!r}, same "
+        "request and data"
+    )
+
+
+def verify_kmeans(
+    lab: Any,
+    job_name: str,
+    k_chosen: int,
+    *,
+    features: int = 6,
+    prefix: str = "eda/kmeans/",
+    instance_type: str = "ml.m5.large",
+    max_runtime: int = 300,
+) -> str:
+    """Requirement 7: the built-in K-Means with the elbow's k on the ``features`` standardised
+    segment columns: the training customers under ``prefix`` ``train/``, the validation customers
+    as the ``test`` channel under ``test/``, and ``test:msd`` below the one-centre spread.
+
+    ``k_chosen`` is only compared with the job's ``k`` (the job must use the k the learner read
+    off the plot); the record counts come from the export, the data from S3.
+    """
+    job = training_job(lab, job_name)
+    _need(job.status == "Completed", f"{job_name} is {job.status}: {job.failure_reason}")
+    _need("/kmeans:" in job.image, f"the image {job.image} is not the built-in K-Means")
+    k = int(job.hyperparameters.get("k", 0))
+    _need(
+        2 <= k <= 8,
+        f"k={k}: read the elbow plot; a handful of segments (2-8) is what the team can act on",
+    )
+    _need(k == int(k_chosen), f"the job uses k={k} but your elbow plot chose k_chosen={k_chosen}")
+    _need(
+        "test" in job.channels,
+        "give the job a `test` channel (the validation customers) so that it reports test:msd",
+    )
+    mats = {}
+    for ch in ("train", "test"):
+        _need(
+            _under(lab, job.channels.get(ch, ""), f"{prefix}{ch}/"),
+            f"the {ch} channel reads {job.channels.get(ch)}; the text puts it under "
+            f"s3://{lab.bucket}/{prefix}{ch}/",
+        )
+        ctype = job.content_types.get(ch, RECORDIO).replace(" ", "")
+        _need(
+            ctype.startswith(RECORDIO) or ctype == "text/csv;label_size=0",
+            f"the {ch} channel's ContentType is {ctype!r}: recordIO-protobuf (or unlabelled CSV, "
+            "text/csv;label_size=0)",
+        )
+        mats[ch], _ = channel_matrix(lab, job, ch)
+        _need(
+            mats[ch].shape[1] == features,
+            f"the {ch} channel has {mats[ch].shape[1]} columns; the segments use the "
+            f"{features} SEGMENT_COLS",
+        )
+    fd = int(job.hyperparameters.get("feature_dim", 0))
+    _need(fd == features, f"feature_dim is {fd}; the data has {features} features")
+    _bounded(job, instance_type, max_runtime)
+    Xtr, Xt = mats["train"], mats["test"]
+    _share(len(Xtr), 0.78, 0.82, "the train channel", "training customers (about 80%)")
+    _share(len(Xt), 0.18, 0.22, "the test channel", "validation customers (about 20%)")
+    _need(
+        len(Xtr) + len(Xt) == customers(),
+        f"{len(Xtr)} training + {len(Xt)} test records != {customers()} customers",
+    )
+    _standardised(Xtr, "the train channel")
+    start = job.raw.get("TrainingStartTime") or job.raw["CreationTime"]
+    for ch in ("train", "test"):
+        _read_before(lab, job, ch, start, "the job started")
+    msd = job.metrics.get("test:msd")
+    _need(msd is not None, f"no test:msd metric (metrics: {job.metrics})")
+    spread = float(((Xt - Xt.mean(axis=0)) ** 2).sum(axis=1).mean())
+    _need(
+        float(msd) < spread,  # type: ignore[arg-type]
+        f"test:msd {msd:.2f} is not below the spread around one centre ({spread:.2f}): are train "
+        "and test standardised alike?",
+    )
+    return f"k={k}, test:msd={msd:.3f} (one centre: {spread:.2f}), {Xt.shape[1]} features"
+
+
+def verify_export(
+    lab: Any,
+    job_name: str,
+    *,
+    prefix: str = "eda/export/",
+    version: str = "1.7-1",
+    num_round: int = 30,
+) -> str:
+    """Requirement 8: label-first CSV without header (balanced training rows, untouched
+    validation rows) and recordIO of the training rows under ``prefix``, proven by the
+    built-in XGBoost job ``job_name``.
+
+    Reads the job and the files its channels point at; the validation AUC is recomputed from
+    the job's own model artifact on the validation file now in S3 (a file swapped after the
+    job, or a metric that did not come from these files, does not pass); every object under
+    ``eda/`` is scanned for PII.
+    """
+    import numpy as np
+    from sklearn.metrics import roc_auc_score
+
+    from mllab.formats import recordio
+
+    job = training_job(lab, job_name)
+    _need(job.status == "Completed", f"{job_name} is {job.status}: {job.failure_reason}")
+    _need(
+        "xgboost" in job.image and job.image.endswith(f":{version}"),
+        f"the image {job.image} is not the built-in XGBoost {version} "
+        f"(image_uris.retrieve('xgboost', region, version='{version}'))",
+    )
+    _need(
+        {"train", "validation"} <= set(job.channels),
+        f"channels {sorted(job.channels)}: give it train and validation",
+    )
+    for ch in ("train", "validation"):
+        _need(
+            _under(lab, job.channels[ch], f"{prefix}{ch}/"),
+            f"the {ch} channel reads {job.channels[ch]}; the text puts the file under "
+            f"s3://{lab.bucket}/{prefix}{ch}/",
+        )
+    _need(
+        all(job.content_types.get(ch) == "text/csv" for ch in ("train", "validation")),
+        f"content types {job.content_types}: use text/csv",
+    )
+    hp = job.hyperparameters
+    want = {"objective": "binary:logistic", "eval_metric": "auc", "num_round": str(num_round)}
+    wrong = {k: hp.get(k) for k, v in want.items() if str(hp.get(k)) != v}
+    _need(not wrong, f"hyperparameters {wrong}; the text asks for {want}")
+    lines = {}
+    for ch in ("train", "validation"):
+        text = channel_bytes(lab, job.channels[ch]).decode("utf-8")
+        rows = [ln for ln in text.splitlines() if ln.strip()]
+        _need(bool(rows), f"the {ch} file is empty")
+        first = rows[0].split(",")
+        _need(
+            all(re.fullmatch(r"-?[0-9.eE+-]+", c) for c in first),
+            f"the {ch} file starts with {rows[0][:60]!r}: no header row",
+        )
+        labels = {r.split(",", 1)[0] for r in rows}
+        _need(
+            labels <= {"0", "1", "0.0", "1.0"},
+            f"the first column of {ch} holds {sorted(labels)[:5]}: the label (0/1) goes first",
+        )
+        lines[ch] = rows
+    mat = {
+        c: np.loadtxt(io.StringIO("\n".join(r)), delimiter=",", ndmin=2) for c, r in lines.items()
+    }
+    _need(
+        mat["train"].shape[1] == mat["validation"].shape[1],
+        "train and validation have different numbers of columns",
+    )
+    truth = export().drop_duplicates()
+    n_valid, pos_valid = len(mat["validation"]), mat["validation"][:, 0].mean()
+    _need(
+        0.18 <= n_valid / len(truth) <= 0.22,
+        f"validation holds {n_valid} of {len(truth)} customers; expected about 20%",
+    )
+    _need(
+        abs(pos_valid - truth["churned"].mean()) < 0.01,
+        f"validation churn rate {pos_valid:.3f} vs {truth['churned'].mean():.3f} in the data: "
+        "validation must not be resampled",
+    )
+    _need(
+        mat["train"][:, 0].mean() >= 0.3,
+        f"training churn share {mat['train'][:, 0].mean():.2f}: export the balanced training rows",
+    )
+    shared = set(lines["train"]) & set(lines["validation"])
+    _need(
+        not shared,
+        f"{len(shared)} validation rows also appear in the training file: resample after the "
+        "split, training only",
+    )
+    _need(
+        len(set(lines["train"])) + n_valid == len(truth),
+        f"{len(set(lines['train']))} distinct training rows + {n_valid} validation rows != "
+        f"{len(truth)} customers",
+    )
+    rec = s3_objects(lab, f"{prefix}recordio/", at_least=1)
+    Xr, yr = recordio.to_numpy(b"".join(rec.read(lab, k) for k in rec.keys))
+    _need(
+        yr is not None and set(np.unique(yr)) <= {0.0, 1.0},
+        "the recordIO records need the 0/1 label in label['values']",
+    )
+    _need(
+        Xr.shape == (len(mat["train"]), mat["train"].shape[1] - 1),
+        f"recordIO holds {Xr.shape}; the training CSV holds {len(mat['train'])} rows x "
+        f"{mat['train'].shape[1] - 1} features",
+    )
+    _need(
+        np.allclose(Xr, mat["train"][:, 1:].astype("float32"), rtol=1e-5, atol=1e-4)
+        and np.array_equal(np.asarray(yr), mat["train"][:, 0]),
+        "the recordIO records are not the training CSV's rows (same rows, same order, the "
+        "label in label['values'])",
+    )
+    leaks = pii_found(lab, "eda/")
+    _need(not leaks, f"PII in S3: {leaks}")
+    auc = job.metrics.get("validation:auc", 0.0)
+    _need(
+        auc >= 0.7,
+        f"validation:auc is {auc:.3f}: the features carry little signal; check the label column "
+        "and the encodings",
+    )
+    import xgboost as xgb
+
+    from mllab.checks.lab03 import load_xgboost
+
+    booster = load_xgboost(lab, job.model_artifact)
+    again = float(
+        roc_auc_score(
+            mat["validation"][:, 0], booster.predict(xgb.DMatrix(mat["validation"][:, 1:]))
+        )
+    )
+    _need(
+        abs(again - auc) < 0.005,
+        f"the job reported validation:auc={auc:.3f}, but its model scores the validation file "
+        f"now in S3 at {again:.3f}: the files changed after the job ran; run it again on them",
+    )
+    _read_before(
+        lab,
+        job,
+        "train",
+        job.raw.get("TrainingStartTime") or job.raw["CreationTime"],
+        "the job started",
+    )
+    return (
+        f"train {mat['train'].shape}, validation {mat['validation'].shape}, recordIO {Xr.shape}; "
+        f"validation:auc={auc:.3f} (recomputed from the model: {again:.3f}); no PII"
     )
