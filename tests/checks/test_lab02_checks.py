@@ -5,7 +5,9 @@ States are built with pandas and boto3 against an offline lab (the seeded export
 rerunning the notebook. The cases of issues 14 and 18: a reversible hex encoding of the
 e-mail passed off as a keyed hash (the HMAC is recomputed), an unkeyed SHA-256, another key,
 an address hashed without lower-casing, a phone left behind; bias metrics on the wrong facet,
-the wrong split or inverted, and oversampling that reaches into validation.
+the wrong split or inverted, and oversampling that reaches into validation; training jobs
+(PCA, the drill, K-Means, the XGBoost proof) on the wrong data, format, settings or rows, with
+the data rewritten after the job ran, or a validation file swapped after the AUC was reported.
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@ server) are built once per test and then varied, each variation judged again. Th
 issues 14 and 18: a pipeline role with ``iam:PassRole`` on ``*`` (evaluated with
 ``SimulatePrincipalPolicy``), a teardown that leaves a VPC of another CIDR, the pipeline or the
 key; drift numbers typed by hand or computed another way, an alarm that lacks a dimension or
-watches the wrong namespace; experiment runs whose metrics do not come from the jobs.
+watches the wrong namespace; experiment runs whose metrics do not come from the jobs; a
+serverless endpoint on a copied artifact, a batch output written by the notebook or with forged
+scores, a drill "repaired" by copying the artifact to the typed path.
 """
 
 from __future__ import annotations

@@ -5,9 +5,12 @@ what the requirement names, and calls ``req.expect``. The truth comes from the s
 (``mllab.datasets.telecom_customers``) and from S3, never from a learner variable: the keyed
 hash is recomputed with the key for every customer (a reversible encoding of the address that
 merely looks like a hash does not pass), and the bias metrics are recomputed from the training
-split with pandas. Kept apart from the notebook so ``tests/checks/test_lab02_checks.py`` can
-give each check prepared wrong and alternative states. Every call is read-only and free
-(a few S3 GETs).
+split with pandas. The training-job requirements (``verify_pca``, ``verify_drill``,
+``verify_kmeans``, ``verify_export``) read the jobs and the records their channels point at:
+record counts from the export, standardisation from the records, the validation AUC
+recomputed from the job's artifact, and data rewritten after a job started misses. Kept apart from the notebook so ``tests/checks/test_lab02_checks.py`` can give
+each check prepared wrong and alternative states. Every call is read-only and free (a few S3
+GETs).
 """
 
 from __future__ import annotations

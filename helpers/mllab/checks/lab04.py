@@ -9,6 +9,10 @@ is rescored against the variant that served it; drift is recomputed from the cap
 requests and the baseline data; the pipeline role is evaluated with
 ``SimulatePrincipalPolicy``; experiment runs are compared with the training jobs they
 describe; teardown looks up each resource this run created by its id or the run's tag.
+The serverless endpoint, the batch transform's output and the repaired staging endpoint are
+judged by ``verify_*`` functions that return the PASS note: their answers and output lines are
+rescored locally with the training job's own artifact, and the batch output must have been
+written while the job ran.
 Kept apart from the notebook so ``tests/checks/test_lab04_checks.py`` can give each check
 prepared wrong and alternative states. Every call is read-only; the rescoring sends a few
 real-time requests (cents on AWS, free offline).
