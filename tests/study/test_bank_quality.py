@@ -2,8 +2,7 @@
 
 Prints a cue report and a coverage report (``pytest -s`` shows them). The issue-15 targets
 (400 questions, >= 3 per skill, >= 20 per task, >= 10% multiple-response) are asserted in
-``test_issue_15_targets``, marked ``xfail(strict=True)`` while the bank is short of them, so
-it turns into an unexpected pass (a failure) the day the bank is complete: then drop the mark.
+``test_issue_15_targets``: a change that drops the bank below any of them fails.
 """
 
 from __future__ import annotations
@@ -173,12 +172,6 @@ def test_coverage_report_and_floors(bank: Bank) -> None:
     assert all(n > 0 for n in tasks.values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 15 targets not met yet: the bank needs 400 questions, >= 3 per skill (all 107, "
-    "the 45 new ones included), >= 20 per task and >= 10% multiple-response; see "
-    "`mllab bank --coverage` for the gaps",
-)
 def test_issue_15_targets(bank: Bank) -> None:
     assert len(bank) >= TARGET_QUESTIONS
     assert all(n >= TARGET_PER_SKILL for n in bank.skill_coverage().values())
