@@ -71,7 +71,6 @@ def test_requirements_quizzes_and_markdown_are_told_apart(folder: Path) -> None:
 
 
 @pytest.mark.skipif(not solutions_dir().is_dir(), reason="needs the repository's solutions/")
-@pytest.mark.xfail(strict=True, reason="issue 14: until lab 06 lands (remove the mark when met)")
 def test_the_labs_practise_35_new_skills_by_requirement_and_touch_all_107() -> None:
     p = practice(load_bank())
     untouched = [s for s in p.skills if s not in set(p.touched())]
