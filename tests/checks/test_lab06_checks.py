@@ -558,6 +558,69 @@ def test_least_privilege(lab: Any, change: str, words: str) -> None:
     assert words in got if words != "PASS" else got == "PASS"
 
 
+PROTOTYPE = "northpeak-prototype"
+BEDROCK = "bedrock.amazonaws.com"
+
+
+def rt_role(lab: Any) -> str:
+    return str(lab.client("iam").get_role(RoleName="northpeak-agent")["Role"]["Arn"])
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ("deleted", "PASS"),
+        ("deactivated", "PASS"),  # an alternative: Inactive, not deleted
+        ("left-active", "still Active (it never expires)"),
+        ("key-in-env", "AWS_BEARER_TOKEN_BEDROCK in its environment variables"),
+        ("short-term-key-in-env", "MODEL_AUTH in its environment variables"),
+        ("new-long-term-key", "IAM user northpeak-agent-key has an active long-term Bedrock API key (until 2"),
+        ("key-on-prod", "version 1 of support has AWS_BEARER_TOKEN_BEDROCK"),
+    ],
+)  # fmt: skip
+def test_credential_type(lab: Any, change: str, words: str) -> None:
+    """Requirement 6's credential part on real IAM state (no agent session is started)."""
+    iam = lab.client("iam")
+    iam.create_user(UserName=PROTOTYPE)  # the given prototype and its key that never expires
+    key = iam.create_service_specific_credential(UserName=PROTOTYPE, ServiceName=BEDROCK)[
+        "ServiceSpecificCredential"
+    ]
+    cid, secret = key["ServiceSpecificCredentialId"], key["ServiceCredentialSecret"]
+    if change == "deactivated":
+        iam.update_service_specific_credential(UserName=PROTOTYPE, ServiceSpecificCredentialId=cid, Status="Inactive")  # fmt: skip
+    elif change != "left-active":
+        iam.delete_service_specific_credential(UserName=PROTOTYPE, ServiceSpecificCredentialId=cid)
+    env = {"MODEL_ID": MODEL, "MAX_TOKENS": "300"}
+    if change in ("key-in-env", "key-on-prod"):
+        env["AWS_BEARER_TOKEN_BEDROCK"] = secret
+    elif change == "short-term-key-in-env":
+        env["MODEL_AUTH"] = (
+            "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29tLz9BY3Rpb249Q2FsbFdpdGhCZWFyZXJUb2tlbg=="
+        )
+    elif change == "new-long-term-key":  # a key of its own "for the agent", kept out of the code
+        iam.create_user(UserName="northpeak-agent-key")
+        iam.create_service_specific_credential(UserName="northpeak-agent-key", ServiceName=BEDROCK, CredentialAgeDays=36600)  # fmt: skip
+    rt = runtime(lab, "support", PLAIN, env, role=_role(lab, _least(lab)))
+    if change == "key-on-prod":  # removed from the latest version, but prod still serves v1
+        ctl = lab.client("bedrock-agentcore-control")
+        ctl.create_agent_runtime_endpoint(agentRuntimeId=rt["agentRuntimeId"], name="prod", agentRuntimeVersion="1")  # fmt: skip
+        ctl.update_agent_runtime(
+            agentRuntimeId=rt["agentRuntimeId"], agentRuntimeArtifact=artifact(lab, "agents/support.zip"),
+            roleArn=rt_role(lab), networkConfiguration={"networkMode": "PUBLIC"},
+            environmentVariables={"MODEL_ID": MODEL},
+        )  # fmt: skip
+    allowed, denied = _needs(lab)
+    got = verdict(c.verify_least_privilege, lab, "northpeak-agent", "support", allowed, denied,
+                  prototype_user=PROTOTYPE)  # fmt: skip
+    assert words in got if words != "PASS" else got == "PASS"
+
+
+def test_credentials_in_env_by_name_and_value() -> None:
+    env = {"MAX_TOKENS": "40", "MODEL_ID": MODEL, "GATEWAY_ID": "gw-1", "OPENAI_API_KEY": "x",
+           "KEY": "ABSKQmVkcm9ja0FQSUtleS0=", "AWS_ACCESS_KEY_ID": "AKIAEXAMPLE"}  # fmt: skip
+    assert c.credentials_in_env(env) == ["AWS_ACCESS_KEY_ID", "KEY", "OPENAI_API_KEY"]
+
+
 # --------------------------------------------------------------------------- drill
 FAQ = PLAIN.replace('"Order N-1042 has shipped."', '"Yes, we ship to Norway."')
 
@@ -601,12 +664,12 @@ def test_drill(lab: Any, change: str, words: str) -> None:
 
 # --------------------------------------------------------------------------- teardown
 @pytest.mark.parametrize(
-    "left", ["nothing", "runtime", "memory", "function", "vector-bucket", "role"]
+    "left", ["nothing", "runtime", "memory", "function", "vector-bucket", "role", "user"]
 )
 def test_teardown(lab: Any, left: str) -> None:
     names = {"runtimes": ["support"], "gateways": ["northpeak-tools"], "memories": ["northpeak_memory"],
              "functions": ["northpeak-orders"], "knowledge_bases": ["KB00000001"],
-             "vector_bucket": "vectors", "roles": ["northpeak-agent"]}  # fmt: skip
+             "vector_bucket": "vectors", "roles": ["northpeak-agent"], "users": [PROTOTYPE]}  # fmt: skip
     if left == "runtime":
         runtime(lab, "support", PLAIN)
     elif left == "memory":
@@ -617,6 +680,8 @@ def test_teardown(lab: Any, left: str) -> None:
         lab.client("s3vectors").create_vector_bucket(vectorBucketName="vectors")
     elif left == "role":
         _role(lab, [{"Effect": "Allow", "Action": "bedrock:Retrieve", "Resource": "*"}])
+    elif left == "user":
+        lab.client("iam").create_user(UserName=PROTOTYPE)
     got = verdict(c.verify_teardown, lab, **names)
     if left == "nothing":
         assert got == "PASS"

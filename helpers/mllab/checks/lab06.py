@@ -5,7 +5,9 @@ the gateway's tools over MCP themselves, invoke the agent runtime with their own
 users, and read the spans AgentCore Observability wrote (``aws/spans``) to see which tools
 really ran. Releases are read from the runtime's versions and endpoints and from the spans'
 ``aws.agentcore.runtime.endpoint`` / ``aws.agentcore.runtime.version``; the knowledge-base
-refresh by calling ``Retrieve``; the agent's role by ``iam:SimulatePrincipalPolicy``.
+refresh by calling ``Retrieve``; the agent's role by ``iam:SimulatePrincipalPolicy``, its
+credential type from the runtime's environment variables and the account's Bedrock API keys
+(``iam:ListServiceSpecificCredentials``).
 Each ``verify_*`` returns a one-line note for the PASS line or raises
 :class:`~mllab.checks.core.CheckFailed` saying what is missing and how to find out.
 
@@ -519,12 +521,118 @@ def verify_traces(
 # --------------------------------------------------------------------------- requirement 6
 
 
+#: Environment variable names that carry a credential, and what credential values begin with:
+#: a long-term Bedrock API key (``ABSK``), a short-term one (``bedrock-api-key-``), access keys.
+_CREDENTIAL_NAMES = frozenset(
+    {"AWS_BEARER_TOKEN_BEDROCK", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
+)
+_CREDENTIAL_WORDS = ("API_KEY", "APIKEY", "BEARER", "SECRET", "PASSWORD")
+_CREDENTIAL_PREFIXES = ("ABSK", "bedrock-api-key-", "AKIA", "ASIA")
+BEDROCK_SERVICE = "bedrock.amazonaws.com"
+
+
+def credentials_in_env(env: Mapping[str, str]) -> list[str]:
+    """Names of the environment variables that look like a credential (by name or value)."""
+    found = []
+    for name, value in env.items():
+        upper = name.upper()
+        if (
+            upper in _CREDENTIAL_NAMES
+            or any(w in upper for w in _CREDENTIAL_WORDS)
+            or str(value).startswith(_CREDENTIAL_PREFIXES)
+        ):
+            found.append(name)
+    return sorted(found)
+
+
+def _served_configs(lab: Any, runtime: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """``GetAgentRuntime`` of every version an endpoint serves (and the latest), by version."""
+    ctl = lab.client("bedrock-agentcore-control")
+    rid = runtime["agentRuntimeId"]
+    versions = {str(runtime["agentRuntimeVersion"])}
+    for ep in _endpoints(lab, rid).values():
+        for key in ("liveVersion", "targetVersion"):
+            if ep.get(key):
+                versions.add(str(ep[key]))
+    return {
+        v: dict(ctl.get_agent_runtime(agentRuntimeId=rid, agentRuntimeVersion=v))
+        for v in sorted(versions, key=lambda x: int(x) if x.isdigit() else 0)
+    }
+
+
+def _lab_users(lab: Any, iam: Any) -> set[str]:
+    """IAM users this lab created (tagged ``mllab:lab`` with its name by the guard)."""
+    from mllab.guard.core import TAG_LAB
+
+    users = set()
+    for page in iam.get_paginator("list_users").paginate():
+        for user in page.get("Users", []):
+            tags = iam.list_user_tags(UserName=user["UserName"]).get("Tags") or []
+            if any(t.get("Key") == TAG_LAB and t.get("Value") == lab.name for t in tags):
+                users.add(str(user["UserName"]))
+    return users
+
+
+def verify_credentials(lab: Any, runtime_name: str, prototype_user: str | None = None) -> str:
+    """The agent reaches Bedrock with IAM credentials, not a Bedrock API key.
+
+    No version an endpoint of ``runtime_name`` serves has a credential in its
+    ``environmentVariables`` (``AWS_BEARER_TOKEN_BEDROCK``, access keys, anything named like a
+    key or valued like one); the long-term Bedrock API keys of ``prototype_user`` are inactive,
+    expired or deleted; and no IAM user this lab created holds an active long-term key.
+    Read-only: ``GetAgentRuntime``, ``ListServiceSpecificCredentials``, ``ListUsers``.
+    """
+    rt = runtime_by_name(lab, runtime_name)
+    for version, cfg in _served_configs(lab, rt).items():
+        names = credentials_in_env(cfg.get("environmentVariables") or {})
+        if names:
+            _fail(
+                f"version {version} of {runtime_name} has {', '.join(names)} in its environment "
+                "variables: a credential in the configuration is readable by anyone who may "
+                "GetAgentRuntime and never rotates. Deploy a version without it "
+                "(update_agent_runtime, then move the endpoints): the runtime gives the agent "
+                "its execution role's temporary credentials. Revoke a key that was ever there"
+            )
+    iam = lab.client("iam")
+    try:
+        keys = iam.list_service_specific_credentials(AllUsers=True, ServiceName=BEDROCK_SERVICE)[
+            "ServiceSpecificCredentials"
+        ]
+    except ClientError as err:
+        _fail(f"cannot list the account's Bedrock API keys: {_code(err)}")
+    active = [k for k in keys if k.get("Status") == "Active"]
+    for key in active:
+        if key["UserName"] == prototype_user:
+            expires = key.get("ExpirationDate")
+            _fail(
+                f"the prototype's long-term Bedrock API key {key['ServiceSpecificCredentialId']} "
+                f"of IAM user {prototype_user} is still Active "
+                f"({'expires ' + str(expires)[:10] if expires else 'it never expires'}): "
+                "deactivate it (update_service_specific_credential, Status='Inactive') or delete "
+                "it (delete_service_specific_credential)"
+            )
+    mine = _lab_users(lab, iam) if active else set()
+    for key in active:
+        if key["UserName"] in mine:
+            expires = key.get("ExpirationDate")
+            _fail(
+                f"IAM user {key['UserName']} has an active long-term Bedrock API key "
+                f"({'until ' + str(expires)[:10] if expires else 'never expiring'}), made in this "
+                "lab: the agent needs none, its execution role gives it temporary IAM "
+                "credentials. Delete the key (and the user)"
+            )
+    where = f"; {prototype_user}'s long-term key revoked" if prototype_user else ""
+    return f"{runtime_name} uses its execution role's credentials, no API key in its configuration{where}"
+
+
 def verify_least_privilege(
     lab: Any, role_name: str, runtime_name: str, allowed: Sequence[tuple[str, str]],
-    denied: Sequence[tuple[str, str]],
+    denied: Sequence[tuple[str, str]], *, prototype_user: str | None = None,
 ) -> str:  # fmt: skip
     """The agent runs with ``role_name``, which may do each ``allowed`` (action, resource) and
-    none of the ``denied`` ones (IAM's own evaluation, ``SimulatePrincipalPolicy``)."""
+    none of the ``denied`` ones (IAM's own evaluation, ``SimulatePrincipalPolicy``), and it
+    reaches Bedrock with those IAM credentials rather than an API key
+    (:func:`verify_credentials`, with the prototype's IAM user ``prototype_user``)."""
     iam = lab.client("iam")
     try:
         role_arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
@@ -552,7 +660,11 @@ def verify_least_privilege(
                 f"{role_name} may {action} on {resource}: the agent never needs that, so "
                 "least privilege denies it (name actions and resource ARNs, not '*')"
             )
-    return f"{role_name}: {len(allowed)} needed requests allowed, {len(denied)} others denied"
+    creds = verify_credentials(lab, runtime_name, prototype_user)
+    return (
+        f"{role_name}: {len(allowed)} needed requests allowed, {len(denied)} others denied; "
+        + creds
+    )
 
 
 # --------------------------------------------------------------------------- drill
@@ -591,8 +703,9 @@ def verify_teardown(
     knowledge_bases: Sequence[str],
     vector_bucket: str,
     roles: Sequence[str],
+    users: Sequence[str] = (),
 ) -> str:
-    """Each of the lab's AgentCore, Lambda, S3 Vectors and IAM resources is gone."""
+    """Each of the lab's AgentCore, Lambda, S3 Vectors and IAM resources (roles, users) is gone."""
     ctl = lab.client("bedrock-agentcore-control")
     left: list[str] = []
     names = {r["agentRuntimeName"] for r in ctl.list_agent_runtimes().get("agentRuntimes", [])}
@@ -627,10 +740,18 @@ def verify_teardown(
             left.append(f"IAM role {role}")
         except ClientError:
             pass
+    for user in users:
+        try:
+            iam.get_user(UserName=user)
+            left.append(f"IAM user {user}")
+        except ClientError:
+            pass
     if left:
         _fail("still there: " + ", ".join(left))
     return (
         f"{len(runtimes)} runtimes, {len(gateways)} gateway, {len(memories)} memory, "
         f"{len(functions)} function, {len(knowledge_bases)} knowledge base, the vector bucket "
-        f"and {len(roles)} roles are gone"
+        f"and {len(roles)} roles"
+        + (f" and {len(users)} IAM user(s)" if users else "")
+        + " are gone"
     )
