@@ -9,11 +9,15 @@ issues 14 and 18: a pipeline role with ``iam:PassRole`` on ``*`` (evaluated with
 key; drift numbers typed by hand or computed another way, an alarm that lacks a dimension or
 watches the wrong namespace; experiment runs whose metrics do not come from the jobs; a
 serverless endpoint on a copied artifact, a batch output written by the notebook or with forged
-scores, a drill "repaired" by copying the artifact to the typed path.
+scores, a drill "repaired" by copying the artifact to the typed path; a retraining pipeline whose
+gate is a constant, ``>`` or the training metric, never run, run with MinAuc lowered or failed,
+whose registered version was approved by hand (a pending one registered by hand beside it) or
+whose evaluation.json was rewritten after the job (one real run, the rest derived from it).
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import time
@@ -1227,3 +1231,405 @@ def test_drill_repaired_endpoint_passes_copied_artifact_and_wrong_repairs_miss(l
     # alternative: the existing fraud-v1 model (same artifact) in a config of its own
     redeploy("v1", instance("fraud-v1"))
     assert judge() == "PASS"
+
+
+# --------------------------------------------------------------------------- pipeline
+PREPROCESS = """
+import pandas as pd
+df = pd.read_csv("/opt/ml/processing/input/raw/transactions.csv")
+features = ["amount", "hour", "distance_from_home", "online", "card_present", "velocity_1h",
+            "velocity_24h", "amount_vs_avg"]
+df = df[["is_fraud"] + features]
+cut = int(len(df) * 0.75)
+df.iloc[:cut].to_csv("/opt/ml/processing/train/train.csv", header=False, index=False)
+df.iloc[cut:].to_csv("/opt/ml/processing/validation/validation.csv", header=False, index=False)
+"""
+EVALUATE = """
+import json, tarfile
+import pandas as pd
+import xgboost as xgb
+from sklearn.metrics import roc_auc_score
+with tarfile.open("/opt/ml/processing/model/model.tar.gz") as tar:
+    raw_model = tar.extractfile("xgboost-model").read()
+booster = xgb.Booster()
+booster.load_model(bytearray(raw_model))
+val = pd.read_csv("/opt/ml/processing/validation/validation.csv", header=None)
+auc = roc_auc_score(val[0], booster.predict(xgb.DMatrix(val.iloc[:, 1:].to_numpy())))
+with open("/opt/ml/processing/evaluation/evaluation.json", "w") as f:
+    json.dump({"metrics": {"auc": {"value": auc}}}, f)
+"""
+AUC = {
+    "Std:JsonGet": {
+        "PropertyFile": {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"},
+        "Path": "metrics.auc.value",
+    }
+}
+MIN_AUC = {"Get": "Parameters.MinAuc"}
+
+
+def retrain_definition(lab: Any, raw_uri: str) -> dict[str, Any]:
+    """The notebook's pipeline, on a small sample: Preprocess, Train, Evaluate, CheckAUC gating
+    Register (PendingManualApproval, the evaluation as model quality) with a Fail otherwise."""
+    from sagemaker.core import image_uris
+
+    image = image_uris.retrieve("xgboost", region=lab.region, version="1.7-1")
+    base = f"s3://{lab.bucket}/fraud/pipeline"
+
+    def out_of(step: str, name: str) -> dict[str, Any]:
+        return {"Get": f"Steps.{step}.ProcessingOutputConfig.Outputs['{name}'].S3Output.S3Uri"}
+
+    def inp(name: str, uri: Any) -> dict[str, Any]:
+        local = f"/opt/ml/processing/input/{name}" if name in ("raw", "code") else None
+        return {
+            "InputName": name,
+            "S3Input": {
+                "S3Uri": uri,
+                "LocalPath": local or f"/opt/ml/processing/{name}",
+                "S3DataType": "S3Prefix",
+                "S3InputMode": "File",
+            },
+        }
+
+    def out(name: str) -> dict[str, Any]:
+        where = {
+            "Std:Join": {
+                "On": "/",
+                "Values": [f"{base}/runs", {"Get": "Execution.PipelineExecutionId"}, name],
+            }
+        }
+        return {
+            "OutputName": name,
+            "S3Output": {
+                "LocalPath": f"/opt/ml/processing/{name}",
+                "S3UploadMode": "EndOfJob",
+                "S3Uri": where,
+            },
+        }
+
+    def processing(script: str, inputs: list[Any], outputs: list[str]) -> dict[str, Any]:
+        return {
+            "RoleArn": lab.role_arn,
+            "ProcessingResources": {
+                "ClusterConfig": {
+                    "InstanceType": "ml.m5.large",
+                    "InstanceCount": 1,
+                    "VolumeSizeInGB": 5,
+                }
+            },
+            "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+            "AppSpecification": {
+                "ImageUri": image,
+                "ContainerEntrypoint": ["python3", f"/opt/ml/processing/input/code/{script}"],
+            },
+            "ProcessingInputs": [inp("code", f"{base}/code/{script}"), *inputs],
+            "ProcessingOutputConfig": {"Outputs": [out(o) for o in outputs]},
+        }
+
+    def channel(name: str) -> dict[str, Any]:
+        src = {"S3DataType": "S3Prefix", "S3Uri": out_of("Preprocess", name)}
+        return {"ChannelName": name, "ContentType": "text/csv", "DataSource": {"S3DataSource": src}}
+
+    artifact = {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    register = {
+        "Name": "Register",
+        "Type": "RegisterModel",
+        "Arguments": {
+            "ModelPackageGroupName": "fraud-models",
+            "ModelApprovalStatus": "PendingManualApproval",
+            "InferenceSpecification": {
+                "Containers": [{"Image": image, "ModelDataUrl": artifact}],
+                "SupportedContentTypes": ["text/csv"],
+                "SupportedResponseMIMETypes": ["text/csv"],
+            },
+            "ModelMetrics": {
+                "ModelQuality": {
+                    "Statistics": {
+                        "ContentType": "application/json",
+                        "S3Uri": {
+                            "Std:Join": {
+                                "On": "/",
+                                "Values": [out_of("Evaluate", "evaluation"), "evaluation.json"],
+                            }
+                        },
+                    }
+                }
+            },
+        },
+    }
+    return {
+        "Version": "2020-12-01",
+        "Parameters": [
+            {"Name": "RawData", "Type": "String", "DefaultValue": raw_uri},
+            {"Name": "MinAuc", "Type": "Float", "DefaultValue": 0.75},
+        ],
+        "Steps": [
+            {
+                "Name": "Preprocess",
+                "Type": "Processing",
+                "Arguments": processing(
+                    "preprocess.py",
+                    [inp("raw", {"Get": "Parameters.RawData"})],
+                    ["train", "validation"],
+                ),
+            },
+            {
+                "Name": "Train",
+                "Type": "Training",
+                "Arguments": {
+                    "AlgorithmSpecification": {"TrainingImage": image, "TrainingInputMode": "File"},
+                    "RoleArn": lab.role_arn,
+                    "HyperParameters": {
+                        "objective": "binary:logistic",
+                        "eval_metric": "auc",
+                        "num_round": "10",
+                        "max_depth": "3",
+                    },
+                    "InputDataConfig": [channel("train"), channel("validation")],
+                    "OutputDataConfig": {"S3OutputPath": f"{base}/models"},
+                    "ResourceConfig": {
+                        "InstanceType": "ml.m5.large",
+                        "InstanceCount": 1,
+                        "VolumeSizeInGB": 5,
+                    },
+                    "StoppingCondition": {"MaxRuntimeInSeconds": 600},
+                },
+            },
+            {
+                "Name": "Evaluate",
+                "Type": "Processing",
+                "Arguments": processing(
+                    "evaluate.py",
+                    [inp("model", artifact), inp("validation", out_of("Preprocess", "validation"))],
+                    ["evaluation"],
+                ),
+                "PropertyFiles": [
+                    {
+                        "PropertyFileName": "EvaluationReport",
+                        "OutputName": "evaluation",
+                        "FilePath": "evaluation.json",
+                    }
+                ],
+            },
+            {
+                "Name": "CheckAUC",
+                "Type": "Condition",
+                "Arguments": {
+                    "Conditions": [
+                        {"Type": "GreaterThanOrEqualTo", "LeftValue": AUC, "RightValue": MIN_AUC}
+                    ],
+                    "IfSteps": [register],
+                    "ElseSteps": [
+                        {
+                            "Name": "AucTooLow",
+                            "Type": "Fail",
+                            "Arguments": {"ErrorMessage": "low AUC"},
+                        }
+                    ],
+                },
+            },
+        ],
+    }
+
+
+def retrain(lab: Any, name: str = "fraud-retrain", run: bool = True, **params: float) -> str:
+    """Create (once) the role, group, data and pipeline ``name``; start and wait for a run."""
+    from mllab.datasets import card_transactions
+
+    sm, s3, iam = lab.client("sagemaker"), lab.client("s3"), lab.client("iam")
+    raw_uri = f"s3://{lab.bucket}/fraud/pipeline/raw/transactions.csv"
+    if not sm.list_model_package_groups(NameContains="fraud-models")[
+        "ModelPackageGroupSummaryList"
+    ]:
+        s3.put_object(
+            Bucket=lab.bucket,
+            Key="fraud/pipeline/raw/transactions.csv",
+            Body=card_transactions(3200, seed=4, fraud_rate=0.02).to_csv(index=False).encode(),
+        )
+        for script, text in (("preprocess.py", PREPROCESS), ("evaluate.py", EVALUATE)):
+            s3.put_object(
+                Bucket=lab.bucket, Key=f"fraud/pipeline/code/{script}", Body=text.encode()
+            )
+        sm.create_model_package_group(ModelPackageGroupName="fraud-models")
+        pipeline_role(lab, [jobs_statement(lab), pass_role(lab.role_arn)], "fraud-pipeline-role")
+    names = [p["PipelineName"] for p in sm.list_pipelines()["PipelineSummaries"]]
+    if name not in names:
+        sm.create_pipeline(
+            PipelineName=name,
+            PipelineDefinition=json.dumps(retrain_definition(lab, raw_uri)),
+            RoleArn=iam.get_role(RoleName="fraud-pipeline-role")["Role"]["Arn"],
+        )
+    if run:
+        given = [{"Name": k, "Value": str(v)} for k, v in params.items()]
+        arn = sm.start_pipeline_execution(
+            PipelineName=name, **({"PipelineParameters": given} if given else {})
+        )["PipelineExecutionArn"]
+        while sm.describe_pipeline_execution(PipelineExecutionArn=arn)[
+            "PipelineExecutionStatus"
+        ] in (
+            "Executing",
+            "Stopping",
+        ):
+            time.sleep(0.2)
+    return raw_uri
+
+
+class View:
+    """The lab as a check sees it, with some SageMaker answers changed: wrong states derived from
+    one real pipeline run without running the pipeline again."""
+
+    def __init__(self, lab: Any, **changes: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+        self._lab, self._changes = lab, changes
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self._lab, attr)
+
+    def client(self, service: str) -> Any:
+        real, changes = self._lab.client(service), self._changes
+
+        class Client:
+            def __getattr__(self, op: str) -> Any:
+                fn = getattr(real, op)
+                if service != "sagemaker" or op not in changes:
+                    return fn
+                return lambda **kw: changes[op](copy.deepcopy(fn(**kw)))
+
+        return Client()
+
+
+def redefined(lab: Any, change: Callable[[dict[str, Any]], None]) -> View:
+    """``lab`` whose DescribePipeline answers the definition ``change`` edits in place."""
+
+    def answer(d: dict[str, Any]) -> dict[str, Any]:
+        definition = json.loads(d["PipelineDefinition"])
+        change(definition)
+        return {**d, "PipelineDefinition": json.dumps(definition)}
+
+    return View(lab, describe_pipeline=answer)
+
+
+def gate(d: dict[str, Any]) -> dict[str, Any]:
+    return dict(d["Steps"][3]["Arguments"])
+
+
+def set_gate(conditions: list[Any], swap: bool = False) -> Callable[[dict[str, Any]], None]:
+    def change(d: dict[str, Any]) -> None:
+        a = d["Steps"][3]["Arguments"]
+        a["Conditions"] = conditions
+        if swap:
+            a["IfSteps"], a["ElseSteps"] = a["ElseSteps"], a["IfSteps"]
+
+    return change
+
+
+def test_pipeline_gated_registration_passes_then_wrong_and_faked_states_miss(
+    lab: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sm = lab.client("sagemaker")
+    raw = retrain(lab)  # one real run: Preprocess, Train, Evaluate, CheckAUC, Register
+
+    def judge(view: Any = lab, **kw: Any) -> str:
+        return outcome(c.verify_pipeline, view, raw, **kw)
+
+    assert judge() == "PASS", judge()
+    assert c.verify_pipeline(lab, raw).startswith("5 steps Succeeded")
+    # alternatives: the same gate written three other ways
+    for conditions, swap in (
+        (
+            [
+                {
+                    "Type": "Not",
+                    "Expression": {"Type": "LessThan", "LeftValue": AUC, "RightValue": MIN_AUC},
+                }
+            ],
+            False,
+        ),
+        ([{"Type": "LessThanOrEqualTo", "LeftValue": MIN_AUC, "RightValue": AUC}], False),
+        ([{"Type": "LessThan", "LeftValue": AUC, "RightValue": MIN_AUC}], True),
+    ):
+        assert judge(redefined(lab, set_gate(conditions, swap))) == "PASS", conditions
+
+    # wrong definitions: each stated detail of the gate
+    def drop_default(d: dict[str, Any]) -> None:
+        d["Parameters"][1]["DefaultValue"] = 0.5
+
+    def register_on_top(d: dict[str, Any]) -> None:
+        d["Steps"].append(d["Steps"][3]["Arguments"].pop("IfSteps")[0])
+        d["Steps"][3]["Arguments"]["IfSteps"] = []
+
+    def no_fail(d: dict[str, Any]) -> None:
+        d["Steps"][3]["Arguments"]["ElseSteps"] = []
+
+    def train_auc(d: dict[str, Any]) -> None:
+        left = {"Get": "Steps.Train.FinalMetricDataList['validation:auc'].Value"}
+        d["Steps"][3]["Arguments"]["Conditions"][0]["LeftValue"] = left
+
+    for change, needle in (
+        (
+            set_gate([{"Type": "GreaterThan", "LeftValue": AUC, "RightValue": MIN_AUC}]),
+            "with AUC 0.75 and MinAuc 0.75 CheckAUC does not register",
+        ),
+        (
+            set_gate([{"Type": "GreaterThanOrEqualTo", "LeftValue": AUC, "RightValue": 0.75}]),
+            "with AUC 0.85 and MinAuc 0.9 CheckAUC registers",
+        ),
+        (train_auc, 'CheckAUC compares {"Get": "Steps.Train.FinalMetricDataList'),
+        (drop_default, "with DefaultValue 0.75"),
+        (register_on_top, "Register is a top-level step"),
+        (no_fail, "without a Fail step"),
+    ):
+        got = judge(redefined(lab, change))
+        assert needle in got, (needle, got)
+    # wrong: run with the gate lowered
+    lowered = View(
+        lab,
+        list_pipeline_parameters_for_execution=lambda d: {
+            "PipelineParameters": [{"Name": "MinAuc", "Value": "0.5"}]
+        },
+    )
+    assert "ran with MinAuc 0.5" in judge(lowered)
+
+    # wrong: a pipeline with every step that was never executed
+    retrain(lab, name="fraud-retrain-draft", run=False)
+    assert "fraud-retrain-draft has no execution" in judge(name="fraud-retrain-draft")
+
+    # fake: the pipeline's version approved by hand, a pending version registered by hand after
+    # it (the latest of the group looks right; the one the Register step registered does not)
+    runs = sm.list_pipeline_executions(PipelineName="fraud-retrain")["PipelineExecutionSummaries"]
+    steps = sm.list_pipeline_execution_steps(PipelineExecutionArn=runs[0]["PipelineExecutionArn"])
+    pkg = next(
+        s["Metadata"]["RegisterModel"]["Arn"]
+        for s in steps["PipelineExecutionSteps"]
+        if s["StepName"] == "Register"
+    )
+    d = sm.describe_model_package(ModelPackageName=pkg)
+    sm.update_model_package(ModelPackageArn=pkg, ModelApprovalStatus="Approved")
+    sm.create_model_package(
+        ModelPackageGroupName="fraud-models",
+        ModelApprovalStatus="PendingManualApproval",
+        InferenceSpecification=d["InferenceSpecification"],
+        ModelMetrics=d["ModelMetrics"],
+    )
+    assert f"the version the Register step registered ({pkg}) is Approved" in judge()
+    sm.update_model_package(ModelPackageArn=pkg, ModelApprovalStatus="PendingManualApproval")
+    assert judge() == "PASS"
+
+    # fake: evaluation.json rewritten after the Evaluate job (a better AUC typed in)
+    uri = d["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    monkeypatch.setattr(c, "CLOCK_SLACK", 1.0)
+    time.sleep(2.5)
+    lab.client("s3").put_object(
+        Bucket=bucket, Key=key, Body=json.dumps({"metrics": {"auc": {"value": 0.99}}}).encode()
+    )
+    assert "outside the Evaluate job's run" in judge()
+
+    # wrong: the definition changed after the run (moto's UpdatePipeline keeps LastModifiedTime,
+    # AWS's does not: the change is shown to the check)
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
+    changed = View(lab, describe_pipeline=lambda d: {**d, "LastModifiedTime": later})
+    assert "after its latest execution started" in judge(changed)
+
+    # wrong: the latest execution failed (the gate at 0.99: the Fail step ends the run)
+    retrain(lab, MinAuc=0.99)
+    got = judge()
+    assert "the latest execution of fraud-retrain is Failed: low AUC" in got, got

@@ -12,7 +12,10 @@ describe; teardown looks up each resource this run created by its id or the run'
 The serverless endpoint, the batch transform's output and the repaired staging endpoint are
 judged by ``verify_*`` functions that return the PASS note: their answers and output lines are
 rescored locally with the training job's own artifact, and the batch output must have been
-written while the job ran.
+written while the job ran. The retraining pipeline (``verify_pipeline``) is judged from its
+definition (the gate evaluated on a few AUC/MinAuc values), its latest execution, the steps'
+jobs and the model package its Register step registered, never from what the group's latest
+version looks like.
 Kept apart from the notebook so ``tests/checks/test_lab04_checks.py`` can give each check
 prepared wrong and alternative states. Every call is read-only; the rescoring sends a few
 real-time requests (cents on AWS, free offline).
@@ -1236,3 +1239,363 @@ def verify_drill(
         f"InService on one {instance_type}, model {ep.variants[0].model} on "
         f"{artifact.split('/', 3)[-1]}; answered {scores[0]:.4f} as the artifact scores"
     )
+
+
+# --------------------------------------------------------------------------- requirement 8
+#: (AUC, MinAuc) pairs the CheckAUC condition is evaluated on: registration must happen exactly
+#: when AUC >= MinAuc (the equal case, both sides of the default, another parameter value).
+GATE_PROBES = ((0.80, 0.75), (0.75, 0.75), (0.74, 0.75), (0.50, 0.75), (0.85, 0.90), (0.95, 0.90))
+_COMPARE = {
+    "GreaterThanOrEqualTo": lambda a, b: a >= b,
+    "GreaterThan": lambda a, b: a > b,
+    "LessThan": lambda a, b: a < b,
+    "LessThanOrEqualTo": lambda a, b: a <= b,
+    "Equals": lambda a, b: a == b,
+}
+
+
+class _Unreadable(Exception):
+    pass
+
+
+def _operand(value: Any, files: set[str], param: str, auc: float, min_auc: float) -> Any:
+    """A condition operand for one probe: the AUC from Evaluate's evaluation.json, the MinAuc
+    parameter or a literal; anything else is not what the text asks the condition to compare."""
+    if isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, dict):
+        if value.get("Get") == f"Parameters.{param}":
+            return min_auc
+        got = value.get("Std:JsonGet")
+        if isinstance(got, dict):
+            pf = got.get("PropertyFile")
+            ref = pf.get("Get") if isinstance(pf, dict) else None
+            path = str(got.get("Path", "")).removeprefix("$").lstrip(".")
+            if ref in {f"Steps.Evaluate.PropertyFiles.{f}" for f in files} and path == (
+                "metrics.auc.value"
+            ):
+                return auc
+    raise _Unreadable(json.dumps(value)[:160])
+
+
+def _holds(cond: dict[str, Any], files: set[str], param: str, auc: float, min_auc: float) -> bool:
+    kind = cond.get("Type")
+    if kind == "Not":
+        inner = cond.get("Expression") or cond.get("Condition") or {}
+        return not _holds(inner, files, param, auc, min_auc)
+    if kind == "Or":
+        return any(_holds(c, files, param, auc, min_auc) for c in cond.get("Conditions") or [])
+    if kind == "In":
+        q = _operand(cond.get("QueryValue"), files, param, auc, min_auc)
+        return any(q == _operand(v, files, param, auc, min_auc) for v in cond.get("Values") or [])
+    if kind not in _COMPARE:
+        raise _Unreadable(f"a condition of type {kind!r}")
+    left = _operand(cond.get("LeftValue"), files, param, auc, min_auc)
+    right = _operand(cond.get("RightValue"), files, param, auc, min_auc)
+    return bool(_COMPARE[str(kind)](float(left), float(right)))
+
+
+def _in_steps(steps: list[Any], key: str, value: Any) -> bool:
+    return any(isinstance(s, dict) and str(s.get(key, "")) == value for s in steps)
+
+
+def _mentions(job: dict[str, Any], script: str) -> bool:
+    spec = job.get("AppSpecification") or {}
+    words = [*(spec.get("ContainerEntrypoint") or []), *(spec.get("ContainerArguments") or [])]
+    return any(str(w).rsplit("/", 1)[-1] == script for w in words)
+
+
+def _s3_inputs(job: dict[str, Any]) -> list[str]:
+    return [
+        str(i["S3Input"]["S3Uri"]).rstrip("/")
+        for i in job.get("ProcessingInputs") or []
+        if "S3Input" in i
+    ]
+
+
+def _s3_outputs(job: dict[str, Any]) -> dict[str, str]:
+    return {
+        str(o.get("OutputName")): str(o["S3Output"]["S3Uri"]).rstrip("/")
+        for o in (job.get("ProcessingOutputConfig") or {}).get("Outputs") or []
+        if "S3Output" in o
+    }
+
+
+def verify_pipeline(
+    lab: Any,
+    raw_uri: str,
+    *,
+    name: str = "fraud-retrain",
+    group: str = "fraud-models",
+    role_name: str = "fraud-pipeline-role",
+    job_role_arn: str | None = None,
+    min_auc: float = 0.75,
+) -> str:
+    """Requirement 8: ``name`` trains, evaluates and registers a model only when its AUC is
+    at least the pipeline parameter ``MinAuc`` (default ``min_auc``), and its last execution did.
+
+    Reads ``DescribePipeline`` (role, ``PipelineDefinition``: the five named steps and their
+    types, ``MinAuc``, the ``CheckAUC`` condition, which is evaluated on a few (AUC, MinAuc)
+    pairs: ``Register`` must run exactly when AUC >= MinAuc, a ``Fail`` step otherwise),
+    ``ListPipelineExecutions`` (the latest must have ``Succeeded``, after the last change to the
+    definition, with ``MinAuc`` not lowered: ``ListPipelineParametersForExecution``),
+    ``ListPipelineExecutionSteps`` and, through the ARNs in each step's ``Metadata``, the jobs
+    the steps ran (scripts, data flow, roles) and the model package the ``Register`` step
+    registered (group, approval, artifact, model quality metrics = the evaluation.json that
+    the ``Evaluate`` job wrote while it ran). A package registered or approved by hand, an
+    evaluation.json rewritten after the job, a gate on a constant, a definition never run or
+    run before it was changed do not pass. The pipeline role is evaluated with
+    ``SimulatePrincipalPolicy`` (:func:`check_pipeline_role`). Free.
+    """
+    from mllab.checks.inspect import iam_policy
+
+    sm, s3 = lab.client("sagemaker"), lab.client("s3")
+    job_role = job_role_arn or lab.role_arn
+    try:
+        pipe = sm.describe_pipeline(PipelineName=name)
+    except ClientError:
+        _need(False, f"no pipeline {name}: sm.create_pipeline(PipelineName={name!r}, ...)")
+        raise  # unreachable
+    d = json.loads(pipe["PipelineDefinition"])
+    top = d.get("Steps") or []
+    every = {s.get("Name"): s for s in _all_pipeline_steps(top)}
+    kinds = {k: s.get("Type") for k, s in every.items()}
+    want = {
+        "Preprocess": "Processing",
+        "Train": "Training",
+        "Evaluate": "Processing",
+        "CheckAUC": "Condition",
+        "Register": "RegisterModel",
+    }
+    for step, kind in want.items():
+        _need(
+            kinds.get(step) == kind,
+            f"the definition of {name} has {'a ' + str(kinds[step]) + ' step' if step in kinds else 'no step'} "
+            f"named {step}; the text asks for a {kind} step {step} (describe_pipeline(...)"
+            f"['PipelineDefinition'], each step's Name and Type; found {kinds})",
+        )
+    params = {p.get("Name"): p for p in d.get("Parameters") or []}
+    p = params.get("MinAuc", {})
+    _need(
+        p.get("Type") == "Float" and abs(float(p.get("DefaultValue", -1)) - min_auc) < 1e-9,
+        f"the definition's Parameters have MinAuc {p or 'missing'}; the text asks for a Float "
+        f"parameter MinAuc with DefaultValue {min_auc}",
+    )
+    cond = every["CheckAUC"]
+    args = cond.get("Arguments") or {}
+    if_steps, else_steps = args.get("IfSteps") or [], args.get("ElseSteps") or []
+    _need(
+        not _in_steps(top, "Name", "Register"),
+        "Register is a top-level step: it runs whatever CheckAUC decides; put it in CheckAUC's "
+        "IfSteps (or ElseSteps) so that only a good model is registered",
+    )
+    files = {
+        str(f.get("PropertyFileName"))
+        for f in every["Evaluate"].get("PropertyFiles") or []
+        if str(f.get("FilePath", "")).rsplit("/", 1)[-1] == "evaluation.json"
+    }
+    _need(
+        bool(files),
+        "Evaluate declares no PropertyFiles entry for evaluation.json: the condition cannot read "
+        "the AUC (PropertyFiles: PropertyFileName, OutputName, FilePath)",
+    )
+    for auc, gate in GATE_PROBES:
+        try:
+            holds = all(_holds(c, files, "MinAuc", auc, gate) for c in args.get("Conditions") or [])
+        except _Unreadable as err:
+            _need(
+                False,
+                f"CheckAUC compares {err}: compare the AUC read from Evaluate's evaluation.json "
+                "(Std:JsonGet on its property file, Path metrics.auc.value) with "
+                "{'Get': 'Parameters.MinAuc'}",
+            )
+            raise  # unreachable
+        branch = if_steps if holds else else_steps
+        registers = _in_steps(branch, "Name", "Register")
+        _need(
+            registers == (auc >= gate),
+            f"with AUC {auc} and MinAuc {gate} CheckAUC {'registers' if registers else 'does not register'} "
+            f"the model (Conditions {json.dumps(args.get('Conditions'))[:200]}): register exactly "
+            "when AUC >= MinAuc, the parameter, not a constant",
+        )
+        _need(
+            registers or _in_steps(branch, "Type", "Fail"),
+            f"with AUC {auc} below MinAuc {gate} the run takes a branch without a Fail step: "
+            "put a Fail step (Type Fail, ErrorMessage) in the other branch of CheckAUC",
+        )
+    role_arn = str(pipe.get("RoleArn", ""))
+    _need(
+        role_arn.rsplit("/", 1)[-1] == role_name,
+        f"{name} runs as {role_arn}; the text gives it its own role {role_name}",
+    )
+    role = iam_policy(lab, role_arn)
+    _need(
+        not role.wildcard_actions,
+        f"the pipeline role allows wildcard actions {role.wildcard_actions}: list each action",
+    )
+    check_pipeline_role(_Expect(), lab, role_arn, job_role)
+
+    runs = sm.list_pipeline_executions(PipelineName=name).get("PipelineExecutionSummaries", [])
+    _need(
+        bool(runs),
+        f"{name} has no execution (list_pipeline_executions): sm.start_pipeline_execution"
+        f"(PipelineName={name!r}), then wait until describe_pipeline_execution says Succeeded",
+    )
+    last = max(runs, key=lambda r: _aware(r["StartTime"]))
+    arn = last["PipelineExecutionArn"]
+    desc = sm.describe_pipeline_execution(PipelineExecutionArn=arn)
+    steps = {
+        s["StepName"]: s
+        for s in sm.list_pipeline_execution_steps(PipelineExecutionArn=arn)[
+            "PipelineExecutionSteps"
+        ]
+    }
+    status = {k: v.get("StepStatus") for k, v in steps.items()}
+    _need(
+        desc["PipelineExecutionStatus"] == "Succeeded",
+        f"the latest execution of {name} is {desc['PipelineExecutionStatus']}"
+        f"{': ' + desc['FailureReason'] if desc.get('FailureReason') else ''}; steps {status} "
+        "(list_pipeline_execution_steps: each step's StepStatus and FailureReason)",
+    )
+    changed = _aware(pipe.get("LastModifiedTime") or pipe.get("CreationTime"))
+    started = _aware(last["StartTime"])
+    _need(
+        changed <= started + dt.timedelta(seconds=CLOCK_SLACK),
+        f"{name} was changed at {changed:%H:%M:%S} (LastModifiedTime), after its latest execution "
+        f"started ({started:%H:%M:%S}): that run is not of this definition; start it again",
+    )
+    given = {
+        str(q.get("Name")): q.get("Value")
+        for q in sm.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn).get(
+            "PipelineParameters", []
+        )
+    }
+    used = float(given.get("MinAuc", p.get("DefaultValue")))
+    _need(
+        used >= min_auc - 1e-9,
+        f"the latest execution ran with MinAuc {used} (list_pipeline_parameters_for_execution): "
+        f"a gate below {min_auc} registers worse models; run it with the default",
+    )
+    for step in want:
+        _need(
+            status.get(step) == "Succeeded",
+            f"step {step} of the latest execution is {status.get(step, 'missing')}"
+            f"{': ' + steps[step]['FailureReason'] if steps.get(step, {}).get('FailureReason') else ''}"
+            " (list_pipeline_execution_steps)",
+        )
+
+    def job_of(step: str, kind: str) -> dict[str, Any]:
+        ref = (steps[step].get("Metadata") or {}).get(kind, {}).get("Arn", "")
+        _need(bool(ref), f"step {step} records no {kind} ARN in its Metadata")
+        job_name = str(ref).rsplit("/", 1)[-1]
+        if kind == "TrainingJob":
+            return dict(sm.describe_training_job(TrainingJobName=job_name))
+        return dict(sm.describe_processing_job(ProcessingJobName=job_name))
+
+    pre, train, ev = (
+        job_of("Preprocess", "ProcessingJob"),
+        job_of("Train", "TrainingJob"),
+        job_of("Evaluate", "ProcessingJob"),
+    )
+    for step, job in (("Preprocess", pre), ("Train", train), ("Evaluate", ev)):
+        _need(
+            job.get("RoleArn") == job_role,
+            f"the {step} job runs as {job.get('RoleArn')}; the jobs run as lab.role_arn "
+            f"({job_role}): set RoleArn in the step's Arguments",
+        )
+    raw = raw_uri.rstrip("/")
+    _need(
+        _mentions(pre, "preprocess.py") and any(raw.startswith(u) for u in _s3_inputs(pre)),
+        f"the Preprocess job runs {(pre.get('AppSpecification') or {}).get('ContainerEntrypoint')} "
+        f"on {_s3_inputs(pre)}: it must run preprocess.py on the raw transactions ({raw_uri}) "
+        "(describe_processing_job: AppSpecification, ProcessingInputs)",
+    )
+    image = str(train.get("AlgorithmSpecification", {}).get("TrainingImage", ""))
+    _need("sagemaker-xgboost" in image, f"the Train job runs {image}, not built-in XGBoost")
+    pre_out = set(_s3_outputs(pre).values())
+    channels = {
+        c["ChannelName"]: str(c["DataSource"]["S3DataSource"]["S3Uri"]).rstrip("/")
+        for c in train.get("InputDataConfig") or []
+    }
+    _need(
+        bool(channels) and set(channels.values()) <= pre_out,
+        f"the Train job reads {channels}, not Preprocess's outputs {sorted(pre_out)}: give each "
+        "channel {'Get': \"Steps.Preprocess.ProcessingOutputConfig.Outputs['...'].S3Output.S3Uri\"}",
+    )
+    artifact = str(train.get("ModelArtifacts", {}).get("S3ModelArtifacts", ""))
+    _need(
+        _mentions(ev, "evaluate.py") and artifact.rstrip("/") in _s3_inputs(ev),
+        f"the Evaluate job runs {(ev.get('AppSpecification') or {}).get('ContainerEntrypoint')} on "
+        f"{_s3_inputs(ev)}: it must run evaluate.py on the Train job's artifact ({artifact})",
+    )
+    pkg_arn = (steps["Register"].get("Metadata") or {}).get("RegisterModel", {}).get("Arn", "")
+    _need(bool(pkg_arn), "step Register records no RegisterModel ARN in its Metadata")
+    pkg = sm.describe_model_package(ModelPackageName=pkg_arn)
+    _need(
+        pkg.get("ModelPackageGroupName") == group,
+        f"Register registered {pkg_arn} in group {pkg.get('ModelPackageGroupName')}, not {group}",
+    )
+    _need(
+        pkg.get("ModelApprovalStatus") == "PendingManualApproval",
+        f"the version the Register step registered ({pkg_arn}) is "
+        f"{pkg.get('ModelApprovalStatus')}: register it PendingManualApproval and leave the "
+        "decision to a human (describe_model_package(...)['ModelApprovalStatus'])",
+    )
+    urls = [
+        c.get("ModelDataUrl")
+        for c in (pkg.get("InferenceSpecification") or {}).get("Containers", [])
+    ]
+    _need(
+        urls == [artifact],
+        f"the registered version serves {urls}, not the Train job's artifact {artifact}",
+    )
+    stats = (pkg.get("ModelMetrics") or {}).get("ModelQuality", {}).get("Statistics", {})
+    stats_uri = str(stats.get("S3Uri", ""))
+    written = {f"{u}/evaluation.json" for u in _s3_outputs(ev).values()}
+    _need(
+        stats_uri in written,
+        f"the registered version's ModelMetrics.ModelQuality.Statistics.S3Uri is "
+        f"{stats_uri or 'not set'}; it must be the evaluation.json the Evaluate job wrote "
+        f"({sorted(written)})",
+    )
+    bucket, key = _split_uri(stats_uri)
+    obj = s3.get_object(Bucket=bucket, Key=key)
+    at = _aware(obj["LastModified"])
+    slack = dt.timedelta(seconds=CLOCK_SLACK)
+    ev_start = _aware(ev.get("ProcessingStartTime") or ev.get("CreationTime"))
+    ev_end = _aware(ev.get("ProcessingEndTime") or ev_start)
+    _need(
+        ev_start - slack <= at <= ev_end + slack,
+        f"{stats_uri} was last written at {at:%H:%M:%S}, outside the Evaluate job's run "
+        f"{ev_start:%H:%M:%S}-{ev_end:%H:%M:%S}: the model quality metrics must be what the job "
+        "wrote",
+    )
+    auc = float(json.loads(obj["Body"].read())["metrics"]["auc"]["value"])
+    _need(auc >= used, f"the registered model's AUC is {auc:.3f}, below the {used} gate")
+    return (
+        f"{len(status)} steps Succeeded ({', '.join(status)}); CheckAUC registers exactly when "
+        f"AUC >= MinAuc (default {min_auc}); version {pkg.get('ModelPackageVersion')} registered "
+        f"by the pipeline at AUC {auc:.3f}, PendingManualApproval; role {role_name} least privilege"
+    )
+
+
+class _Expect:
+    """A requirement-like object whose ``expect`` raises as ``_need`` (for ``check_*`` reuse)."""
+
+    @staticmethod
+    def expect(ok: Any, message: str) -> None:
+        _need(ok, message)
+
+    def note(self, text: str) -> None:
+        pass
+
+
+def _all_pipeline_steps(steps: list[Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for s in steps:
+        if isinstance(s, dict):
+            out.append(s)
+            if s.get("Type") == "Condition":
+                a = s.get("Arguments") or {}
+                out += _all_pipeline_steps([*(a.get("IfSteps") or []), *(a.get("ElseSteps") or [])])
+    return out
