@@ -467,3 +467,22 @@ def test_parameters_are_checked_and_definitions_validated(lab: Any) -> None:
     assert desc["FailureReason"] == "n=7"
     with pytest.raises(ClientError):
         sm.stop_pipeline_execution(PipelineExecutionArn=arn)
+
+
+def test_update_pipeline_moves_last_modified_time(lab: Any) -> None:
+    sm = lab.client("sagemaker")
+    fail = {"Name": "Stop", "Type": "Fail", "Arguments": {"ErrorMessage": "stop"}}
+    definition = {"Version": "2020-12-01", "Parameters": [], "Steps": [fail]}
+    sm.create_pipeline(
+        PipelineName="moved", PipelineDefinition=json.dumps(definition), RoleArn=lab.role_arn
+    )
+    before = sm.describe_pipeline(PipelineName="moved")
+    assert before["LastModifiedTime"] == before["CreationTime"]
+    fail["Arguments"]["ErrorMessage"] = "stop again"
+    sm.update_pipeline(PipelineName="moved", PipelineDefinition=json.dumps(definition))
+    after = sm.describe_pipeline(PipelineName="moved")
+    assert after["LastModifiedTime"] >= before["LastModifiedTime"]
+    assert after["LastModifiedTime"] > after["CreationTime"]
+    assert json.loads(after["PipelineDefinition"])["Steps"][0]["Arguments"]["ErrorMessage"] == (
+        "stop again"
+    )

@@ -829,6 +829,18 @@ def _update_pipeline(call: OfflineCall) -> None:
     return None
 
 
+@handles("sagemaker", "UpdatePipeline", "after")
+def _update_pipeline_after(call: OfflineCall) -> None:
+    # moto leaves LastModifiedTime at creation; AWS moves it with every update (a check that a
+    # run used the current definition compares the two).
+    name = str(call.params.get("PipelineName", "")).rsplit("/", 1)[-1]
+    pipe = _moto_pipelines(call.account_id, call.region).get(name)
+    if pipe is not None:
+        from moto.core.utils import utcnow
+
+        pipe.last_modified_time = utcnow()
+
+
 @handles("sagemaker", "StartPipelineExecution", "before")
 def _start_check(call: OfflineCall) -> None:
     name = str(call.params.get("PipelineName", "")).rsplit("/", 1)[-1]
