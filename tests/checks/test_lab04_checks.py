@@ -1623,11 +1623,11 @@ def test_pipeline_gated_registration_passes_then_wrong_and_faked_states_miss(
     )
     assert "outside the Evaluate job's run" in judge()
 
-    # wrong: the definition changed after the run (moto's UpdatePipeline keeps LastModifiedTime,
-    # AWS's does not: the change is shown to the check)
-    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
-    changed = View(lab, describe_pipeline=lambda d: {**d, "LastModifiedTime": later})
-    assert "after its latest execution started" in judge(changed)
+    # wrong: the definition changed after the run (UpdatePipeline moves LastModifiedTime)
+    sm = lab.client("sagemaker")
+    current = sm.describe_pipeline(PipelineName="fraud-retrain")["PipelineDefinition"]
+    sm.update_pipeline(PipelineName="fraud-retrain", PipelineDefinition=current)
+    assert "after its latest execution started" in judge()
 
     # wrong: the latest execution failed (the gate at 0.99: the Fail step ends the run)
     retrain(lab, MinAuc=0.99)
