@@ -2,10 +2,21 @@
 
 AgentCore bills by use (``helpers/mllab/guard/agents_pricing.json``, dated, names its source):
 
-* **Runtime**: vCPU-hours and GB-hours while a session is active. ``InvokeAgentRuntime`` is
-  priced before it is sent at the worst case of one session window: the snapshot's session
-  size (1 vCPU, 2 GB) for the runtime's ``idleRuntimeSessionTimeout`` (default 900 s; a call
-  starts or extends a session by at most that much idle time). The model tokens the agent
+* **Runtime**: per second, CPU while the session's code consumes it (I/O wait and idle time
+  are free) and memory for the session's whole life, from its start until it ends (idle past
+  ``idleRuntimeSessionTimeout``, ``StopRuntimeSession``, ``maxLifetime``); 1-second minimum.
+  ``InvokeAgentRuntime`` is priced before it is sent at what it could cost until the session is
+  settled: the snapshot's session size (1 vCPU, 2 GB) for the longest request (15 minutes, CPU
+  and memory) plus the idle timeout after it (memory), capped by ``maxLifetime`` -- one
+  *window*. Offline the runtime measures each session (:func:`session_usage`): a call into a
+  session that is already running reserves only the *increment*, what the session has used so
+  far (memory-seconds since its start at 2 GB + the CPU seconds its process consumed) plus a
+  window from now, less what its earlier calls reserved; when the session ends, its calls'
+  rows are settled (``set_actual``) to the measured consumption, each to its share (from its
+  call to the next one). So the pending total of a session never drops below what it has used
+  plus what the call being sent could add, and after the lab it equals what the sessions used.
+  On AWS nothing measurable comes back (the answer carries no usage and the guard does not
+  read billing), so every call keeps its worst-case window. The model tokens the agent
   spends are priced per Converse call by the Bedrock estimator, as each call crosses the
   bridge: an agent that loops is refused when the budget runs out.
 * **Gateway**: per tool call (``tools/call`` through the gateway's MCP endpoint) and per
@@ -21,6 +32,8 @@ are declared read/free so the learner sees AWS's refusal, not the guard's.
 
 from __future__ import annotations
 
+import math
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -37,40 +50,127 @@ def _snap() -> dict[str, Any]:
 
 
 def session_hour_usd() -> float:
-    """Dollars per hour of one active session (the snapshot's vCPU and GB)."""
+    """Dollars per hour of one busy session (the snapshot's vCPU and GB)."""
     s = _snap()
     return float(s["runtime_session_vcpu"]) * float(s["runtime_usd_per_vcpu_hour"]) + float(
         s["runtime_session_gb"]
     ) * float(s["runtime_usd_per_gb_hour"])
 
 
-def _idle_timeout(arn: str) -> float:
+#: Seconds one synchronous ``InvokeAgentRuntime`` request may run (AgentCore: 15 minutes).
+REQUEST_SECONDS = 900.0
+
+
+def session_rates() -> tuple[float, float]:
+    """Dollars per second of the session's memory (its GB) and of one vCPU busy."""
+    s = _snap()
+    memory = float(s["runtime_session_gb"]) * float(s["runtime_usd_per_gb_hour"]) / 3600.0
+    return memory, float(s["runtime_usd_per_vcpu_hour"]) / 3600.0
+
+
+def measured_usd(memory_seconds: float, cpu_seconds: float) -> float:
+    """What a session that lived ``memory_seconds`` and consumed ``cpu_seconds`` of CPU costs.
+
+    Memory at the snapshot's session size for the whole life, rounded up to whole seconds
+    (1-second minimum); CPU per second consumed. Costs nothing to call.
+    """
+    memory, cpu = session_rates()
+    lived = max(1.0, float(math.ceil(max(0.0, memory_seconds) - 1e-9)))
+    return memory * lived + cpu * max(0.0, cpu_seconds)
+
+
+def window(
+    idle_timeout: float, max_lifetime: float = 28800.0, age: float = 0.0
+) -> dict[str, float]:
+    """The most one call can add to a session ``age`` seconds old before the session ends.
+
+    The request itself (at most :data:`REQUEST_SECONDS`, CPU and memory) and then the idle
+    timeout (memory; idle CPU is not billed), not beyond ``maxLifetime``.
+
+    Returns:
+        ``{"cpu_seconds", "memory_seconds", "usd"}``.
+    """
+    active = REQUEST_SECONDS
+    tail = max(0.0, min(float(idle_timeout), float(max_lifetime) - float(age) - active))
+    memory, cpu = session_rates()
+    usd = memory * (active + tail) + cpu * active
+    return {"cpu_seconds": active, "memory_seconds": active + tail, "usd": usd}
+
+
+def _lifecycle(arn: str, qualifier: str) -> tuple[float, float]:
+    """The idle timeout and max lifetime of the version ``qualifier`` serves (offline), else
+    AgentCore's defaults (900 s, 8 h)."""
     try:
         from mllab.offline.agentcore import store
 
         for rt in store.STATE.runtimes.values():
             if rt.arn == arn or rt.id == arn or arn.startswith(rt.arn + "/"):
-                life = rt.versions[rt.latest].config.get("lifecycleConfiguration") or {}
-                return float(life.get("idleRuntimeSessionTimeout") or 900)
-    except Exception:  # noqa: BLE001 - unknown runtime: the default
+                ep = rt.endpoints.get(qualifier)
+                version = ep.live_version if ep is not None else rt.latest
+                life = rt.versions[version].config.get("lifecycleConfiguration") or {}
+                return (
+                    float(life.get("idleRuntimeSessionTimeout") or 900),
+                    float(life.get("maxLifetime") or 28800),
+                )
+    except Exception:  # noqa: BLE001 - unknown runtime: the defaults
         pass
-    return 900.0
+    return 900.0, 28800.0
+
+
+def session_usage(arn: str, session_id: str, qualifier: str) -> dict[str, float] | None:
+    """What the offline runtime measured of the running session a call would reuse.
+
+    Returns:
+        ``{"age_seconds", "cpu_seconds", "reserved_usd", "idle_timeout", "max_lifetime"}``,
+        or None when the call starts a new session (none running, idle past its timeout, older
+        than its lifetime, another version) or when no offline runtime is loaded (AWS).
+    """
+    module = sys.modules.get("mllab.offline.agentcore.runtime")
+    if module is None or not session_id:
+        return None
+    found: dict[str, float] | None = module.session_usage(arn, session_id, qualifier)
+    return found
 
 
 def invoke_agent_runtime(params: dict[str, Any], policy: Policy) -> Estimate:
-    """One session window of compute (vCPU-hours + GB-hours), worst case."""
+    """A window for a new session; for a running one (offline), the increment (module doc)."""
     arn = str(params.get("agentRuntimeArn", ""))
-    seconds = _idle_timeout(arn)
-    usd = session_hour_usd() * seconds / 3600.0
+    qualifier = str(params.get("qualifier") or "DEFAULT")
+    session_id = str(params.get("runtimeSessionId") or "")
+    idle, life = _lifecycle(arn, qualifier)
+    usage = session_usage(arn, session_id, qualifier)
+    snap = _snap()
+    if usage is None:
+        ahead = window(idle, life)
+        return Estimate(
+            ahead["usd"],
+            arn,
+            detail={
+                "session": session_id,
+                "session_seconds": ahead["memory_seconds"],
+                "vcpu": snap["runtime_session_vcpu"],
+                "gb": snap["runtime_session_gb"],
+                "basis": "a new session: the longest request (vCPU + GB) and the idle timeout "
+                "after it (GB) at the snapshot's session size; model tokens are priced per "
+                "Converse call",
+            },
+        )
+    age = usage["age_seconds"]
+    ahead = window(usage["idle_timeout"], usage["max_lifetime"], age)
+    used = measured_usd(age, usage["cpu_seconds"])
+    usd = max(0.0, used + ahead["usd"] - usage["reserved_usd"])
     return Estimate(
         usd,
         arn,
         detail={
-            "session_seconds": seconds,
-            "vcpu": _snap()["runtime_session_vcpu"],
-            "gb": _snap()["runtime_session_gb"],
-            "basis": "1 session x idleRuntimeSessionTimeout at the snapshot's vCPU and GB; "
-            "model tokens are priced per Converse call",
+            "session": session_id,
+            "session_seconds": ahead["memory_seconds"],
+            "used_usd": used,
+            "reserved_usd": usage["reserved_usd"],
+            "vcpu": snap["runtime_session_vcpu"],
+            "gb": snap["runtime_session_gb"],
+            "basis": "a running session: measured so far + one window from now - what its "
+            "earlier calls reserved; settled to the measured use when the session ends",
         },
     )
 

@@ -21,6 +21,19 @@ starts a fresh one. ``StopRuntimeSession`` ends one at once. Streaming responses
 stream, read with ``iter_lines()`` as on AWS; a stream that ends without its final event (the
 agent died mid-answer) is returned as far as it got and marked in the trace.
 
+Metering, for the cost guard (:mod:`mllab.guard.declarations.agentcore`): each session
+knows when it started, its last activity and, once it ended, when it ended on the lab clock
+(idle timeout: ``last_active + idleRuntimeSessionTimeout``, not when the session was reaped;
+``maxLifetime``; ``StopRuntimeSession``, the runtime's deletion and the lab's close: then),
+and how much CPU its process consumed (user + system seconds from ``/proc``; where that
+cannot be read, the seconds it spent starting and answering, at one vCPU). Every call links
+its ledger row to the session (the guard's reservation, found in the request context); when
+the session ends, the rows are settled to the session's measured consumption
+(:func:`mllab.guard.declarations.agentcore.measured_usd`), each row to its share from its call
+to the next one, the last absorbing the per-second rounding. A call that fails after its
+session started keeps its charge (the session bills until it ends): its reservation, which the
+guard drops for a failed request, is written again as a plain row first.
+
 Errors as AgentCore reports them: an agent that answers 5xx gives ``RuntimeClientError``
 (424) "Received error (500) from runtime. Please check your CloudWatch logs for more
 information."; an agent that never becomes healthy, the same with the reason.
@@ -85,9 +98,29 @@ class Session:
     span_offset: int = 0
     busy: int = 0
     spans: list[dict[str, Any]] = field(default_factory=list)
+    #: CPU seconds (user + system) the process consumed, as last read; None: never readable.
+    cpu_read: float | None = None
+    #: Wall seconds spent starting and answering (the CPU measure where /proc is unreadable).
+    busy_seconds: float = 0.0
+    #: The ledger rows of the calls made into this session, oldest first.
+    charges: list[Charge] = field(default_factory=list)
+    #: When the session ended (lab clock), once it did.
+    ended: float | None = None
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def sample_cpu(self) -> float:
+        """Read the process's CPU seconds now (kept when the process is gone); return the
+        session's CPU measure."""
+        read = _proc_cpu_seconds(self.proc.pid)
+        if read is not None:
+            self.cpu_read = max(self.cpu_read or 0.0, read)
+        return self.cpu_seconds()
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds consumed so far, as last sampled (see the module doc)."""
+        return self.cpu_read if self.cpu_read is not None else self.busy_seconds
 
     def kill(self) -> None:
         if self.proc.poll() is None:
@@ -101,6 +134,171 @@ class Session:
         if self.busy:
             return False
         return now - self.last_active > self.idle_timeout or now - self.started > self.max_lifetime
+
+
+@dataclass
+class Charge:
+    """One call's ledger row, linked to the session it ran in.
+
+    Attributes:
+        ledger: the ledger of the lab that made the call.
+        row: the row id (the guard's reservation, or a row written again if the call failed).
+        usd: what the row reserved (its estimate).
+        at: when the call came (lab clock; the session's start for the call that started it).
+        cpu: the session's CPU seconds then.
+        pending: the row is the guard's reservation, which the guard settles or drops.
+        guard: the guard that reserved it (to write a failed call's row again).
+    """
+
+    ledger: Any
+    row: int
+    usd: float
+    at: float
+    cpu: float
+    pending: bool = True
+    guard: Any = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+def _proc_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process (and its waited-for children), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            fields = fh.read().rsplit(b")", 1)[1].split()
+        ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))
+        return ticks / float(os.sysconf("SC_CLK_TCK"))
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _charge_of(call: OfflineCall, at: float, cpu: float) -> Charge | None:
+    """The guard's reservation for this call (from the request context), if it made one."""
+    info = (call.context or {}).get("mllab") or {}
+    est, guard = info.get("estimate"), info.get("guard")
+    if est is None or guard is None or not getattr(est, "reservation", None):
+        return None
+    return Charge(
+        ledger=guard.ledger,
+        row=int(est.reservation),
+        usd=float(est.usd),
+        at=at,
+        cpu=cpu,
+        guard=guard,
+        detail=dict(est.detail),
+    )
+
+
+def _keep(session: Session) -> None:
+    """The call failed after its session started: write its reservation again as a plain row
+    (the guard drops the reservation of a failed request, but the session bills until it ends)."""
+    for c in session.charges:
+        if not c.pending or c.guard is None:
+            continue
+        g = c.guard
+        with contextlib.suppress(Exception):  # metering must not hide the call's own error
+            c.row = g.ledger.record(
+                lab=g.lab,
+                run=g.run,
+                backend=g.backend,
+                region=g.region,
+                service="bedrock-agentcore",
+                operation="InvokeAgentRuntime",
+                resource=session.runtime_arn,
+                estimate_usd=c.usd,
+                detail={
+                    **c.detail,
+                    "failed": True,
+                    "note": "the call failed after its session started; the session bills "
+                    "until it ends",
+                },
+            )
+        c.pending = False
+
+
+def _confirm(session: Session) -> None:
+    """The call succeeded: the guard settles its reservation (the row id stays)."""
+    for c in session.charges:
+        c.pending = False
+
+
+def usage_usd(session: Session) -> float:
+    """What the session cost as measured (lifetime so far or until it ended, CPU consumed)."""
+    from mllab.guard.declarations.agentcore import measured_usd
+
+    end = session.ended if session.ended is not None else clock.now()
+    return measured_usd(end - session.started, session.cpu_seconds())
+
+
+def _settle(session: Session) -> None:
+    """Set the actual of each of the session's rows to its share of the measured use."""
+    from mllab.guard.declarations.agentcore import measured_usd, session_rates
+
+    charges = list(session.charges)
+    if not charges or session.ended is None:
+        return
+    memory, cpu = session_rates()
+    total_cpu = session.cpu_seconds()
+    total = measured_usd(session.ended - session.started, total_cpu)
+    shares: list[float] = []
+    for i, c in enumerate(charges[:-1]):
+        nxt = charges[i + 1]
+        seconds = max(0.0, min(nxt.at, session.ended) - max(c.at, session.started))
+        shares.append(memory * seconds + cpu * max(0.0, nxt.cpu - c.cpu))
+    shares.append(max(0.0, total - sum(shares)))
+    for c, usd in zip(charges, shares, strict=True):
+        with contextlib.suppress(Exception):  # a closed ledger must not fail a teardown
+            c.ledger.set_actual(c.row, usd)
+
+
+def _end(session: Session, at: float | None = None) -> None:
+    """End a session: when (see the module doc), kill its process, settle its rows."""
+    if session.ended is not None:
+        session.kill()
+        return
+    now = clock.now() if at is None else at
+    natural = min(
+        session.last_active + session.idle_timeout, session.started + session.max_lifetime
+    )
+    session.ended = now if session.busy else max(session.last_active, min(now, natural))
+    session.sample_cpu()
+    session.kill()
+    _settle(session)
+
+
+def session_usage(runtime_arn: str, session_id: str, endpoint: str) -> dict[str, float] | None:
+    """What a running session a call would reuse has used and reserved (for the cost guard).
+
+    Returns:
+        ``{"age_seconds", "cpu_seconds", "reserved_usd", "idle_timeout", "max_lifetime"}``,
+        or None when the call would start a new session. Costs nothing.
+    """
+    now = clock.now()
+    with _LOCK:
+        found = [
+            s
+            for (arn, sid), s in _SESSIONS.items()
+            if sid == session_id
+            and (runtime_arn in (arn, s.runtime_id) or runtime_arn.startswith(arn + "/"))
+        ]
+    if not found:
+        return None
+    s = found[0]
+    if s.expired(now) or not s.alive() or s.endpoint != endpoint:
+        return None
+    with contextlib.suppress(Exception):
+        rt = next(r for r in store.STATE.runtimes.values() if r.arn == s.runtime_arn)
+        ep = rt.endpoints.get(endpoint)
+        if ep is None or ep.live_version != s.version:
+            return None
+    with _LOCK:
+        reserved = sum(c.usd for c in s.charges)
+    return {
+        "age_seconds": max(0.0, now - s.started),
+        "cpu_seconds": s.sample_cpu(),
+        "reserved_usd": reserved,
+        "idle_timeout": s.idle_timeout,
+        "max_lifetime": s.max_lifetime,
+    }
 
 
 def _bridge(region: str) -> Any:
@@ -146,7 +344,13 @@ def _http(method: str, port: int, path: str, body: bytes | None, headers: dict[s
         conn.close()
 
 
-def _start(rt: store.AgentRuntime, endpoint: str, version: str, session_id: str) -> Session:
+def _start(
+    rt: store.AgentRuntime,
+    endpoint: str,
+    version: str,
+    session_id: str,
+    call: OfflineCall | None = None,
+) -> Session:
     from mllab.offline.agentcore import images
     from mllab.offline.sagemaker.jobproc import child_env
 
@@ -205,11 +409,17 @@ def _start(rt: store.AgentRuntime, endpoint: str, version: str, session_id: str)
         idle_timeout=float(life.get("idleRuntimeSessionTimeout") or 900),
         max_lifetime=float(life.get("maxLifetime") or 28800),
     )
-    deadline = time.monotonic() + READY_SECONDS
+    charge = _charge_of(call, now, 0.0) if call is not None else None
+    if charge is not None:
+        session.charges.append(charge)
+    t0 = time.monotonic()
+    deadline = t0 + READY_SECONDS
     while True:
+        session.busy_seconds = time.monotonic() - t0
         if proc.poll() is not None:
             tail = _tail(log)
-            session.kill()
+            _keep(session)
+            _end(session)
             raise AwsError(
                 "RuntimeClientError",
                 "The agent exited before it answered GET /ping "
@@ -224,7 +434,8 @@ def _start(rt: store.AgentRuntime, endpoint: str, version: str, session_id: str)
         except OSError:
             pass
         if time.monotonic() > deadline:
-            session.kill()
+            _keep(session)
+            _end(session)
             raise AwsError(
                 "RuntimeClientError",
                 f"The agent did not answer GET /ping on its port within {READY_SECONDS:.0f} s: "
@@ -232,7 +443,10 @@ def _start(rt: store.AgentRuntime, endpoint: str, version: str, session_id: str)
                 "does).",
                 424,
             )
+        session.sample_cpu()
         time.sleep(0.05)
+    session.busy_seconds = time.monotonic() - t0
+    session.sample_cpu()
     return session
 
 
@@ -286,7 +500,7 @@ def reap(now: float | None = None) -> int:
         doomed = [k for k, s in _SESSIONS.items() if s.expired(t) or not s.alive()]
         ended = [_SESSIONS.pop(k) for k in doomed]
     for s in ended:
-        s.kill()
+        _end(s, t)
     return len(ended)
 
 
@@ -305,7 +519,13 @@ def stop_sessions(runtime_arn: str | None = None) -> None:
         ]
         ended = [_SESSIONS.pop(k) for k in keys]
     for s in ended:
-        s.kill()
+        _end(s)
+
+
+def find_session(runtime_arn: str, session_id: str) -> Session | None:
+    """The running session ``session_id`` of a runtime (by ARN), or None."""
+    with _LOCK:
+        return _SESSIONS.get((runtime_arn, session_id))
 
 
 def sessions(runtime_arn: str | None = None) -> list[str]:
@@ -357,14 +577,21 @@ def invoke_agent_runtime(call: OfflineCall) -> dict[str, Any]:
     key = (rt.arn, session_id)
     with _LOCK:
         session = _SESSIONS.get(key)
-        if session is not None and (session.version != version or session.endpoint != endpoint):
+        stale = session is not None and (session.version != version or session.endpoint != endpoint)
+        if stale:
             _SESSIONS.pop(key)
-            session.kill()
-            session = None
+    if stale and session is not None:
+        _end(session)  # another version now serves the endpoint: a new session
+        session = None
     if session is None:
-        session = _start(rt, endpoint, version, session_id)
+        session = _start(rt, endpoint, version, session_id, call)
         with _LOCK:
             _SESSIONS[key] = session
+    else:
+        charge = _charge_of(call, clock.now(), session.sample_cpu())
+        if charge is not None:
+            with _LOCK:
+                session.charges.append(charge)
     trace_id = secrets.token_hex(16)
     headers = {
         "Content-Type": str(p.get("contentType") or "application/json"),
@@ -389,6 +616,8 @@ def invoke_agent_runtime(call: OfflineCall) -> dict[str, Any]:
         session.busy -= 1
         session.last_active = clock.now()
         session.invocations += 1
+        session.busy_seconds += time.perf_counter() - t0
+        session.sample_cpu()
     latency_ms = (time.perf_counter() - t0) * 1000.0
     content_type = resp_headers.get("content-type", "application/json")
     if content_type.startswith("text/event-stream") and complete and body:
@@ -427,11 +656,16 @@ def invoke_agent_runtime(call: OfflineCall) -> dict[str, Any]:
             "SessionCount": float(len(sessions(rt.arn))),
         },
     )
+    refused = status >= 500 or (status >= 400 and status != 424)
+    if refused:
+        _keep(session)  # the session started (or ran on): it bills until it ends
+    else:
+        _confirm(session)
     if not session.alive():
         with _LOCK:
             _SESSIONS.pop(key, None)
-        session.kill()
-    if status >= 500 or (status >= 400 and status != 424):
+        _end(session)
+    if refused:
         raise AwsError(
             "RuntimeClientError",
             f"Received error ({status}) from runtime. Please check your CloudWatch logs for more "
@@ -459,7 +693,7 @@ def stop_runtime_session(call: OfflineCall) -> dict[str, Any]:
     if session is None:
         raise AwsError("ResourceNotFoundException", f"Session {sid} not found", 404)
     _collect(session, call.account_id, call.region)
-    session.kill()
+    _end(session)  # its calls are settled to what it used until now
     return {"runtimeSessionId": sid, "statusCode": 200}
 
 
