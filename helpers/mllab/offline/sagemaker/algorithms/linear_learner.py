@@ -325,6 +325,13 @@ def _choose_threshold(scores: np.ndarray, y: np.ndarray, hps: dict[str, Any], hi
             v = rec if prec >= hps["target_precision"] else -1.0
         if v > best_v:
             best_t, best_v = float(t), v
+    if best_t != default:
+        # Half-way down to the next lower score: the same records fall on each side, but a
+        # score recomputed from a request (CSV parsed again, float32 recordIO) that differs
+        # in the last digits from the one seen here does not cross the threshold.
+        lower = cands[cands < best_t]
+        if lower.size:
+            best_t = float((lower[-1] + best_t) / 2)
     return best_t
 
 
