@@ -393,6 +393,18 @@ class Lab:
                 )
             if kind == "pipeline":
                 return dict(client("sagemaker").describe_pipeline(PipelineName=name))
+            if kind == "agent_runtime":  # "<runtime ARN>|<qualifier>": the version it serves
+                arn, _, qualifier = name.partition("|")
+                rid = arn.rsplit("runtime/", 1)[-1].split("/", 1)[0]
+                ctl = client("bedrock-agentcore-control")
+                ep = ctl.get_agent_runtime_endpoint(
+                    agentRuntimeId=rid, endpointName=qualifier or "DEFAULT"
+                )
+                return dict(
+                    ctl.get_agent_runtime(
+                        agentRuntimeId=rid, agentRuntimeVersion=str(ep["liveVersion"])
+                    )
+                )
             if kind == "workgroup":
                 return dict(client("athena").get_work_group(WorkGroup=name)["WorkGroup"])
             if kind == "monitoring_job_definition":

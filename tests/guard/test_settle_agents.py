@@ -99,11 +99,26 @@ def _spent_follows(lab: Any) -> None:
 
 
 def test_a_new_session_is_priced_at_one_window() -> None:
-    """What AWS sees too: no offline session to ask, so one window (request + idle timeout)."""
+    """What AWS sees too: no offline session to ask, so one window (request + idle timeout),
+    with the idle timeout of the version the endpoint serves, looked up; an unknown runtime
+    is priced at the longest idle timeout AgentCore allows (fail closed)."""
     snap = lambda_.prices()["agentcore"]
     cpu, gb = snap["runtime_usd_per_vcpu_hour"] / 3600, 2 * snap["runtime_usd_per_gb_hour"] / 3600
-    est = agentcore.invoke_agent_runtime({"agentRuntimeArn": "arn:unknown"}, Policy())
+    asked: list[tuple[str, str]] = []
+
+    def lookup(found: dict[str, Any] | None) -> Policy:
+        return Policy(lookup=lambda kind, name: asked.append((kind, name)) or found)
+
+    arn = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/support-AbC123"
+    request = {"agentRuntimeArn": arn, "qualifier": "prod", "runtimeSessionId": "s" * 40}
+    est = agentcore.invoke_agent_runtime(request, lookup({}))  # fields left out: the defaults
+    assert asked == [("agent_runtime", f"{arn}|prod")]
     assert abs(est.usd - (cpu * 900 + gb * (900 + 900))) < 1e-12
+    longer = {"lifecycleConfiguration": {"idleRuntimeSessionTimeout": 7200, "maxLifetime": 28800}}
+    est = agentcore.invoke_agent_runtime(request, lookup(longer))
+    assert abs(est.usd - (cpu * 900 + gb * (900 + 7200))) < 1e-12
+    unknown = agentcore.invoke_agent_runtime({"agentRuntimeArn": "arn:unknown"}, Policy())
+    assert abs(unknown.usd - (cpu * 900 + gb * 28800)) < 1e-12
     assert abs(agentcore.window(60, 3600)["usd"] - (cpu * 900 + gb * 960)) < 1e-12
     assert abs(agentcore.window(60, 930, age=0)["usd"] - (cpu * 900 + gb * 930)) < 1e-12
     assert abs(agentcore.measured_usd(0.2, 0.5) - (gb * 1 + cpu * 0.5)) < 1e-15  # 1 s minimum

@@ -72,7 +72,8 @@ class Policy:
         lookup: ``lookup(kind, name)`` returns a description of another resource
             (``"endpoint_config"``, ``"glue_job"``, ``"stream"``, ``"workgroup"``,
             ``"monitoring_job_definition"``, ``"pipeline"``, ``"endpoint"``,
-            ``"training_job"``, ``"s3_object"``) or None, in the lab's region.
+            ``"training_job"``, ``"s3_object"``, ``"agent_runtime"``) or None, in the lab's
+            region.
         lookup_in: ``lookup_in(region)`` returns the same lookup in another region (the
             guard prices a request with lookups in the region of the client that sends it).
     """

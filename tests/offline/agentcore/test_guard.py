@@ -30,12 +30,13 @@ def test_prices_follow_the_snapshot() -> None:
     snap = lambda_.prices()
     assert snap["snapshot_date"] and snap["sources"]
     est = agentcore.invoke_agent_runtime({"agentRuntimeArn": "arn:unknown"}, Policy())
-    # one window: the longest request (15 min, vCPU + GB), then the idle timeout (GB)
+    # one window: the longest request (15 min, vCPU + GB), then the idle timeout (GB); a
+    # runtime nobody can describe gets the longest idle timeout (8 h, fail closed)
     cpu, gb = (
         snap["agentcore"]["runtime_usd_per_vcpu_hour"],
         snap["agentcore"]["runtime_usd_per_gb_hour"],
     )
-    assert abs(est.usd - (1.0 * cpu * 900 + 2.0 * gb * (900 + 900)) / 3600) < 1e-12
+    assert abs(est.usd - (1.0 * cpu * 900 + 2.0 * gb * 28800) / 3600) < 1e-12
     inv = lambda_.invoke({"FunctionName": "nope"}, Policy())  # unknown: the largest function
     assert abs(inv.usd - (2e-7 + 10240 / 1024 * 900 * snap["lambda"]["usd_per_gb_second"])) < 1e-9
     assert lambda_.invoke({"FunctionName": "x", "InvocationType": "DryRun"}, Policy()).usd == 0.0

@@ -97,9 +97,19 @@ def window(
     return {"cpu_seconds": active, "memory_seconds": active + tail, "usd": usd}
 
 
-def _lifecycle(arn: str, qualifier: str) -> tuple[float, float]:
-    """The idle timeout and max lifetime of the version ``qualifier`` serves (offline), else
-    AgentCore's defaults (900 s, 8 h)."""
+#: The longest idle timeout and lifetime AgentCore allows: what an unknown runtime is priced at.
+MAX_IDLE_SECONDS = 28800.0
+MAX_LIFETIME_SECONDS = 28800.0
+
+
+def _lifecycle(arn: str, qualifier: str, policy: Policy | None = None) -> tuple[float, float]:
+    """The idle timeout and max lifetime of the version ``qualifier`` serves.
+
+    Offline the runtime's own store answers; on AWS the guard's lookup describes the endpoint
+    and its live version (``GetAgentRuntimeEndpoint``, ``GetAgentRuntime``), AgentCore's
+    defaults (900 s, 8 h) standing for fields the version leaves out. A runtime that can be
+    described by neither is priced at the longest idle timeout AgentCore allows (fail closed).
+    """
     try:
         from mllab.offline.agentcore import store
 
@@ -112,9 +122,16 @@ def _lifecycle(arn: str, qualifier: str) -> tuple[float, float]:
                     float(life.get("idleRuntimeSessionTimeout") or 900),
                     float(life.get("maxLifetime") or 28800),
                 )
-    except Exception:  # noqa: BLE001 - unknown runtime: the defaults
+    except Exception:  # noqa: BLE001 - not offline, or not there: ask AWS below
         pass
-    return 900.0, 28800.0
+    found = policy.lookup("agent_runtime", f"{arn}|{qualifier}") if policy is not None else None
+    if found is not None:
+        life = found.get("lifecycleConfiguration") or {}
+        return (
+            float(life.get("idleRuntimeSessionTimeout") or 900),
+            float(life.get("maxLifetime") or 28800),
+        )
+    return MAX_IDLE_SECONDS, MAX_LIFETIME_SECONDS
 
 
 def session_usage(arn: str, session_id: str, qualifier: str) -> dict[str, float] | None:
@@ -137,7 +154,7 @@ def invoke_agent_runtime(params: dict[str, Any], policy: Policy) -> Estimate:
     arn = str(params.get("agentRuntimeArn", ""))
     qualifier = str(params.get("qualifier") or "DEFAULT")
     session_id = str(params.get("runtimeSessionId") or "")
-    idle, life = _lifecycle(arn, qualifier)
+    idle, life = _lifecycle(arn, qualifier, policy)
     usage = session_usage(arn, session_id, qualifier)
     snap = _snap()
     if usage is None:
