@@ -511,6 +511,35 @@ class TrainingJobFacts:
     spot: bool
     raw: dict[str, Any] = field(repr=False)
 
+    def request_differences(
+        self, other: TrainingJobFacts, *, channels: str = "the channels", content_types: bool = True
+    ) -> list[str]:
+        """Name what of the ``CreateTrainingJob`` request differs from ``other``'s (the drills:
+        a repaired job must be the same request as the broken one, apart from what was fixed).
+
+        Args:
+            other: the job to compare with.
+            channels: how the channel URIs are named in the answer.
+            content_types: also compare the channels' ContentType.
+
+        Returns:
+            The names of the differing parts (empty when the requests match); nothing is called.
+        """
+        same = {
+            "the image": (self.image, other.image),
+            "the role": (self.raw.get("RoleArn"), other.raw.get("RoleArn")),
+            "ResourceConfig": (self.raw.get("ResourceConfig"), other.raw.get("ResourceConfig")),
+            "StoppingCondition": (
+                self.raw.get("StoppingCondition"),
+                other.raw.get("StoppingCondition"),
+            ),
+            "the hyperparameters": (self.hyperparameters, other.hyperparameters),
+            channels: (self.channels, other.channels),
+        }
+        if content_types:
+            same["the content types"] = (self.content_types, other.content_types)
+        return [k for k, (a, b) in same.items() if a != b]
+
 
 def training_job(lab: Any, name: str, *, wait: float = 900.0) -> TrainingJobFacts:
     """Inspect a training job, waiting for it to end: status, config, final metrics (lab 03).

@@ -198,19 +198,7 @@ def verify_drill(lab: Any, broken_name: str, fixed_name: str, data: Any, label: 
         f"{fixed_name} is {fixed.status}: {fixed.failure_reason} (read it with "
         "failure_reason(lab, job) and job_logs(lab, job))",
     )
-    same = {
-        "the image": (fixed.image, broken.image),
-        "the role": (fixed.raw.get("RoleArn"), broken.raw.get("RoleArn")),
-        "ResourceConfig": (fixed.raw.get("ResourceConfig"), broken.raw.get("ResourceConfig")),
-        "StoppingCondition": (
-            fixed.raw.get("StoppingCondition"),
-            broken.raw.get("StoppingCondition"),
-        ),
-        "the hyperparameters": (fixed.hyperparameters, broken.hyperparameters),
-        "the channels": (fixed.channels, broken.channels),
-        "the content types": (fixed.content_types, broken.content_types),
-    }
-    differ = [k for k, (a, b) in same.items() if a != b]
+    differ = fixed.request_differences(broken)
     _need(
         not differ,
         f"{fixed_name} differs from {broken_name} in {', '.join(differ)} (describe_training_job "
