@@ -714,36 +714,28 @@ def verify_teardown(
     left += [f"gateway {n}" for n in gateways if n in gws]
     mems = {str(m["id"]).rsplit("-", 1)[0] for m in ctl.list_memories().get("memories", [])}
     left += [f"memory {n}" for n in memories if n in mems]
-    lam = lab.client("lambda")
-    for fn in functions:
+    lam, agent, iam = lab.client("lambda"), lab.client("bedrock-agent"), lab.client("iam")
+    vectors = lab.client("s3vectors")
+    probes = [
+        *(
+            (f"Lambda function {fn}", lambda fn=fn: lam.get_function(FunctionName=fn))
+            for fn in functions
+        ),
+        *(
+            (f"knowledge base {kb}", lambda kb=kb: agent.get_knowledge_base(knowledgeBaseId=kb))
+            for kb in knowledge_bases
+        ),
+        (
+            f"vector bucket {vector_bucket}",
+            lambda: vectors.get_vector_bucket(vectorBucketName=vector_bucket),
+        ),
+        *((f"IAM role {r}", lambda r=r: iam.get_role(RoleName=r)) for r in roles),
+        *((f"IAM user {u}", lambda u=u: iam.get_user(UserName=u)) for u in users),
+    ]
+    for label, describe in probes:  # a describe that answers means it is still there
         try:
-            lam.get_function(FunctionName=fn)
-            left.append(f"Lambda function {fn}")
-        except ClientError:
-            pass
-    agent = lab.client("bedrock-agent")
-    for kb_id in knowledge_bases:
-        try:
-            agent.get_knowledge_base(knowledgeBaseId=kb_id)
-            left.append(f"knowledge base {kb_id}")
-        except ClientError:
-            pass
-    try:
-        lab.client("s3vectors").get_vector_bucket(vectorBucketName=vector_bucket)
-        left.append(f"vector bucket {vector_bucket}")
-    except ClientError:
-        pass
-    iam = lab.client("iam")
-    for role in roles:
-        try:
-            iam.get_role(RoleName=role)
-            left.append(f"IAM role {role}")
-        except ClientError:
-            pass
-    for user in users:
-        try:
-            iam.get_user(UserName=user)
-            left.append(f"IAM user {user}")
+            describe()
+            left.append(label)
         except ClientError:
             pass
     if left:
