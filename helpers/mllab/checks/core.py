@@ -247,6 +247,16 @@ def fail(message: str) -> None:
     raise CheckFailed(message)
 
 
+def need(ok: Any, message: str) -> None:
+    """Fail with ``message`` unless ``ok`` (the check modules' one-line expectation).
+
+    Raises:
+        CheckFailed: when ``ok`` is falsy.
+    """
+    if not ok:
+        fail(message)
+
+
 def parse_results(text: str) -> list[tuple[str, str, str]]:
     """Find the result lines in captured output.
 

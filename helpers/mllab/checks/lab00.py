@@ -25,15 +25,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mllab.checks.core import fail
+from mllab.checks.core import need as _need
 from mllab.checks.inspect import s3_objects, stream, training_job
 
 PLEDGE = b"I will tear down what I create."
-
-
-def _need(ok: Any, message: str) -> None:
-    if not ok:
-        fail(message)
 
 
 # --------------------------------------------------------------------------- requirement 1

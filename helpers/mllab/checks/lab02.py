@@ -22,6 +22,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from mllab.checks.core import need as _need
 from mllab.checks.inspect import s3_objects, training_job
 
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
@@ -530,13 +531,6 @@ def check_features(
 #: Seconds of clock difference allowed between S3's LastModified and SageMaker's job times.
 CLOCK_SLACK = 5.0
 RECORDIO = "application/x-recordio-protobuf"
-
-
-def _need(ok: Any, message: str) -> None:
-    if not ok:
-        from mllab.checks.core import fail
-
-        fail(message)
 
 
 def _aware(t: Any) -> Any:

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from botocore.exceptions import ClientError
 
+from mllab.checks.core import need as _need
 from mllab.checks.inspect import endpoint, s3_objects
 
 
@@ -915,13 +916,6 @@ def check_teardown(
 
 #: Seconds of clock difference allowed between S3's LastModified and SageMaker's job times.
 CLOCK_SLACK = 5.0
-
-
-def _need(ok: Any, message: str) -> None:
-    if not ok:
-        from mllab.checks.core import fail
-
-        fail(message)
 
 
 def _aware(t: Any) -> dt.datetime:
